@@ -1,0 +1,608 @@
+//! # loop-api: the contract every contender of the tournament implements
+//!
+//! A contender is a single-threaded, callback-style event loop: one thread (the *loop thread*,
+//! whichever thread calls [`EventLoop::run`]) executes every task, while any number of other
+//! threads submit work to it. The trait is deliberately **not object-safe**: submission is generic
+//! over the closure type (`F: FnOnce() + Send + 'static`), so a loop that stores small closures
+//! inline is not forced to box them, and the tournament's workloads are monomorphised per
+//! contender (no dynamic dispatch inside a timed region).
+//!
+//! ## Queues
+//!
+//! * **external** ([`EventLoop::submit`]): the ordinary ingress, callable from any thread,
+//!   drained at most [`LoopConfig::batch_budget`] tasks per tick by loops that honour a budget.
+//! * **internal** ([`EventLoop::submit_internal`]): a priority queue; every task in it runs before
+//!   any external task that was queued at the time, and it bypasses the external batch budget.
+//! * **microtasks** ([`EventLoop::schedule_microtask`]): drained after *every* task.
+//! * **timers** ([`EventLoop::schedule_timer`]) and **readiness** callbacks
+//!   ([`EventLoop::register_readable`]).
+//!
+//! Optional queues are declared in [`Capabilities`]; a loop without one rejects with
+//! [`RejectReason::Unsupported`] and hands the closure back.
+//!
+//! ## Rejections never lose work
+//!
+//! Every submission either is *accepted* — the loop then runs it exactly once, or drops it exactly
+//! once on [`EventLoop::close`] — or is *rejected* with [`Rejected`], which carries the caller's
+//! closure back. A rejection because the loop has stopped displays as "loop has been terminated".
+//!
+//! ## Lifecycle
+//!
+//! `new` → (submissions may already be accepted) → `run` on the loop thread → `shutdown` (graceful,
+//! conserving) or `close` (immediate, dropping) → `run` returns. Running a loop twice, concurrently
+//! or after it terminated, is an error ([`RunError`]), never a hang. See each method for the exact
+//! semantics the conformance suite (`loop-conformance`) checks.
+
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// The text every "the loop has stopped" error contains, kept identical to the historical Go
+/// tournament's `ErrLoopTerminated` so logs and tests can match on it.
+pub const TERMINATED_MESSAGE: &str = "loop has been terminated";
+
+/// Default external batch budget (tasks per tick), the historical tournament's value
+/// (`../shared/reference/contenders.md` §11: 1024 external tasks per tick).
+pub const DEFAULT_BATCH_BUDGET: usize = 1024;
+
+/// Default bound on how long a loop spins looking for work before it sleeps: 20 µs, a few
+/// cross-core round trips on the reference VM (~110–140 ns each) and well under the cost of one
+/// sleep/wake cycle there (30–65 µs, `../shared/reference/anchors.md` §1).
+pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
+
+/// Configuration handed to [`EventLoop::new`].
+///
+/// Every field has a documented default ([`LoopConfig::default`]). A contender honours the knobs
+/// its [`Capabilities`] say it honours and ignores the others; the tournament reports which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopConfig {
+    /// Maximum number of *external* tasks run per tick, in tasks. Default
+    /// [`DEFAULT_BATCH_BUDGET`] (1024). Must be ≥ 1; a loop treats 0 as 1. Internal tasks and
+    /// microtasks are not counted against it.
+    pub batch_budget: usize,
+    /// How long the loop may spin (re-checking its queues without a syscall) before it sleeps.
+    /// Default [`DEFAULT_SPIN_BEFORE_SLEEP`] (20 µs). `Duration::ZERO` means "sleep at once".
+    /// Loops that never spin ignore it ([`Capabilities::spin_before_sleep`]).
+    pub spin_before_sleep: Duration,
+    /// Store small closures inline instead of boxing them, for loops that can
+    /// ([`Capabilities::inline_tasks`]). Default `true`. Exists so an ablation can switch it off.
+    pub inline_tasks: bool,
+    /// Always sleep in the OS poller (epoll, woken through an eventfd) even when no fd is
+    /// registered, for loops that otherwise choose a cheaper sleep. Default `false`. Exists so an
+    /// ablation can measure the cost of the poller path.
+    pub always_poll: bool,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self {
+            batch_budget: DEFAULT_BATCH_BUDGET,
+            spin_before_sleep: DEFAULT_SPIN_BEFORE_SLEEP,
+            inline_tasks: true,
+            always_poll: false,
+        }
+    }
+}
+
+impl LoopConfig {
+    /// The batch budget clamped to at least one task.
+    pub fn effective_batch_budget(&self) -> usize {
+        self.batch_budget.max(1)
+    }
+}
+
+/// What a contender supports and which [`LoopConfig`] knobs it honours.
+///
+/// A `false` capability is a *declared gap*: the matching methods reject with
+/// [`RejectReason::Unsupported`], and the tournament prints the gap instead of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Capabilities {
+    /// `submit_internal` is a real priority queue that runs before queued external work. When
+    /// `false`, `submit_internal` is accepted but behaves exactly like `submit`.
+    pub internal_priority: bool,
+    /// `schedule_microtask` is supported.
+    pub microtasks: bool,
+    /// `schedule_timer` / `cancel_timer` are supported.
+    pub timers: bool,
+    /// `register_readable` / `unregister` are supported.
+    pub readiness: bool,
+    /// [`LoopConfig::batch_budget`] is honoured.
+    pub batch_budget: bool,
+    /// [`LoopConfig::spin_before_sleep`] is honoured.
+    pub spin_before_sleep: bool,
+    /// [`LoopConfig::inline_tasks`] is honoured (small closures are stored without boxing).
+    pub inline_tasks: bool,
+    /// [`LoopStats::wake_syscalls`] / [`LoopStats::wakes_elided`] are counted exactly. When
+    /// `false` they read 0 and the tournament reports "not measured".
+    pub wake_accounting: bool,
+}
+
+impl Capabilities {
+    /// Everything supported, every knob honoured.
+    pub const ALL: Capabilities = Capabilities {
+        internal_priority: true,
+        microtasks: true,
+        timers: true,
+        readiness: true,
+        batch_budget: true,
+        spin_before_sleep: true,
+        inline_tasks: true,
+        wake_accounting: true,
+    };
+    /// Only `submit` (and `submit_internal` behaving as `submit`).
+    pub const SUBMIT_ONLY: Capabilities = Capabilities {
+        internal_priority: false,
+        microtasks: false,
+        timers: false,
+        readiness: false,
+        batch_budget: false,
+        spin_before_sleep: false,
+        inline_tasks: false,
+        wake_accounting: false,
+    };
+
+    /// Whether the optional operation `cap` is supported.
+    pub fn supports(&self, cap: Capability) -> bool {
+        match cap {
+            Capability::InternalPriority => self.internal_priority,
+            Capability::Microtasks => self.microtasks,
+            Capability::Timers => self.timers,
+            Capability::Readiness => self.readiness,
+        }
+    }
+}
+
+/// An optional operation of the contract, named in [`RejectReason::Unsupported`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// A distinct internal priority queue.
+    InternalPriority,
+    /// `schedule_microtask`.
+    Microtasks,
+    /// `schedule_timer` / `cancel_timer`.
+    Timers,
+    /// `register_readable` / `unregister`.
+    Readiness,
+}
+
+impl Capability {
+    /// Stable lowercase name used in reports ("microtasks", "timers", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::InternalPriority => "internal-priority",
+            Capability::Microtasks => "microtasks",
+            Capability::Timers => "timers",
+            Capability::Readiness => "readiness",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a submission (or registration) was rejected.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The loop is shutting down or has stopped. Displays as "loop has been terminated".
+    Terminated,
+    /// The contender does not support this operation (a declared capability gap).
+    Unsupported(Capability),
+    /// An OS error, e.g. registering an fd that epoll refuses.
+    Io(io::Error),
+    /// The fd is already registered with this loop.
+    AlreadyRegistered(RawFd),
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::Terminated => f.write_str(TERMINATED_MESSAGE),
+            RejectReason::Unsupported(cap) => write!(f, "operation not supported: {cap}"),
+            RejectReason::Io(e) => write!(f, "I/O error: {e}"),
+            RejectReason::AlreadyRegistered(fd) => write!(f, "fd {fd} is already registered"),
+        }
+    }
+}
+
+impl PartialEq for RejectReason {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RejectReason::Terminated, RejectReason::Terminated) => true,
+            (RejectReason::Unsupported(a), RejectReason::Unsupported(b)) => a == b,
+            (RejectReason::Io(a), RejectReason::Io(b)) => a.kind() == b.kind(),
+            (RejectReason::AlreadyRegistered(a), RejectReason::AlreadyRegistered(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A rejected submission: the reason and the caller's closure, handed back untouched.
+///
+/// Nothing the caller gave is lost: `task` is the very value passed to the method, never run and
+/// never dropped by the loop.
+pub struct Rejected<F> {
+    /// Why the loop refused it.
+    pub reason: RejectReason,
+    /// The closure (or callback) the caller passed, returned to the caller.
+    pub task: F,
+}
+
+impl<F> Rejected<F> {
+    /// A rejection because the loop has stopped.
+    pub fn terminated(task: F) -> Self {
+        Self { reason: RejectReason::Terminated, task }
+    }
+
+    /// A rejection because the contender lacks `cap`.
+    pub fn unsupported(cap: Capability, task: F) -> Self {
+        Self { reason: RejectReason::Unsupported(cap), task }
+    }
+
+    /// Takes the closure back, discarding the reason.
+    pub fn into_task(self) -> F {
+        self.task
+    }
+}
+
+impl<F> fmt::Debug for Rejected<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected").field("reason", &self.reason).finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for Rejected<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "submission rejected: {}", self.reason)
+    }
+}
+
+impl<F> std::error::Error for Rejected<F> {}
+
+/// Identifies a timer returned by [`EventLoop::schedule_timer`]; unique per loop instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(pub u64);
+
+/// Why [`EventLoop::run`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Another thread is running this loop right now.
+    AlreadyRunning,
+    /// The loop already ran to completion, or was closed; displays "loop has been terminated".
+    Terminated,
+    /// The OS poller failed fatally.
+    Io(io::Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::AlreadyRunning => f.write_str("loop is already running"),
+            RunError::Terminated => f.write_str(TERMINATED_MESSAGE),
+            RunError::Io(e) => write!(f, "poller failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Why [`EventLoop::shutdown`] did not return `Ok`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The timeout elapsed before the loop finished draining. The shutdown stays requested: the
+    /// loop keeps draining and stops on its own; a later `shutdown` call can wait again.
+    Timeout,
+    /// The loop was stopped by [`EventLoop::close`] instead, so accepted tasks may have been
+    /// dropped (counted in [`LoopStats::tasks_dropped`]). Displays "loop has been terminated".
+    Closed,
+}
+
+impl fmt::Display for ShutdownError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShutdownError::Timeout => f.write_str("shutdown timed out before the loop drained"),
+            ShutdownError::Closed => write!(f, "{TERMINATED_MESSAGE} (closed, not drained)"),
+        }
+    }
+}
+
+impl std::error::Error for ShutdownError {}
+
+/// Why [`EventLoop::cancel_timer`] or [`EventLoop::unregister`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpError {
+    /// The contender lacks the capability.
+    Unsupported(Capability),
+    /// The fd is not registered with this loop.
+    NotRegistered(RawFd),
+    /// The loop has stopped; displays "loop has been terminated".
+    Terminated,
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::Unsupported(cap) => write!(f, "operation not supported: {cap}"),
+            OpError::NotRegistered(fd) => write!(f, "fd {fd} is not registered"),
+            OpError::Terminated => f.write_str(TERMINATED_MESSAGE),
+        }
+    }
+}
+
+impl std::error::Error for OpError {}
+
+/// Counters a loop keeps, cheap enough to leave on in benchmarks (relaxed atomics or loop-local
+/// counters). All are monotonic over the loop's life; units are counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    /// External tasks ([`EventLoop::submit`]) that ran, panicking ones included.
+    pub tasks_run_external: u64,
+    /// Internal tasks ([`EventLoop::submit_internal`]) that ran. Loops without
+    /// [`Capabilities::internal_priority`] count them as external.
+    pub tasks_run_internal: u64,
+    /// Microtasks that ran.
+    pub microtasks_run: u64,
+    /// Timer callbacks that ran.
+    pub timers_fired: u64,
+    /// Readiness callbacks that ran.
+    pub io_callbacks: u64,
+    /// Callbacks of any kind that panicked (the panic was caught and the loop went on).
+    pub panics: u64,
+    /// Accepted tasks, microtasks and timers dropped without running by [`EventLoop::close`] or by
+    /// dropping an unstopped loop.
+    pub tasks_dropped: u64,
+    /// Wake-ups that cost the *producer* a syscall or futex call (eventfd write, futex wake,
+    /// condvar notify of a waiting loop).
+    pub wake_syscalls: u64,
+    /// Submissions that found the loop awake (or a wake already pending) and so skipped the wake.
+    pub wakes_elided: u64,
+    /// Times the loop thread blocked (condvar wait, futex park, `epoll_wait` with a timeout).
+    pub sleeps: u64,
+    /// Calls into the OS poller (`epoll_wait`), blocking or not.
+    pub polls: u64,
+    /// Iterations of the loop's main cycle.
+    pub ticks: u64,
+    /// Largest number of external tasks run in one tick, in tasks.
+    pub max_batch: u64,
+}
+
+impl LoopStats {
+    /// Every task, microtask, timer and readiness callback that ran.
+    pub fn callbacks_run(&self) -> u64 {
+        self.tasks_run_external
+            + self.tasks_run_internal
+            + self.microtasks_run
+            + self.timers_fired
+            + self.io_callbacks
+    }
+}
+
+/// A single-threaded, callback-style event loop shared between its loop thread and producer
+/// threads as `Arc<Self>`.
+///
+/// Implementations must hold every property listed in DESIGN.md "The contract" (checked by
+/// `loop-conformance`): exactly-once execution of accepted tasks, per-producer FIFO,
+/// internal-before-external priority, execution only on the loop thread, panic isolation, no lost
+/// wake-up, reentrancy from inside tasks, conserving `shutdown`, dropping `close`, and timers that
+/// never fire early and fire in deadline order.
+pub trait EventLoop: Send + Sync + Sized + 'static {
+    /// What this contender supports; also returned by [`EventLoop::capabilities`].
+    const CAPABILITIES: Capabilities;
+
+    /// Creates a stopped loop. Submissions are accepted from now on and run once [`EventLoop::run`]
+    /// is called.
+    ///
+    /// # Errors
+    /// OS resources (eventfd, epoll) could not be created.
+    fn new(config: &LoopConfig) -> io::Result<Self>;
+
+    /// Makes the calling thread the loop thread and runs tasks until the loop has fully stopped
+    /// (after [`EventLoop::shutdown`] drained it, or [`EventLoop::close`]).
+    ///
+    /// # Errors
+    /// [`RunError::AlreadyRunning`] if another thread is in `run`; [`RunError::Terminated`] if the
+    /// loop already stopped; [`RunError::Io`] if the poller failed. Returns `Ok(())` after a
+    /// normal shutdown or close.
+    fn run(&self) -> Result<(), RunError>;
+
+    /// Queues `f` on the external queue. Callable from any thread, including the loop thread.
+    ///
+    /// # Errors
+    /// [`RejectReason::Terminated`] once shutdown started or the loop stopped; `f` comes back.
+    fn submit<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static;
+
+    /// Queues `f` on the internal priority queue (runs before queued external work, not counted
+    /// against the batch budget). Loops without [`Capabilities::internal_priority`] treat it as
+    /// [`EventLoop::submit`].
+    ///
+    /// # Errors
+    /// As [`EventLoop::submit`].
+    fn submit_internal<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static;
+
+    /// Queues a microtask, run after the current task (or, from a foreign thread, at the next
+    /// microtask checkpoint, waking the loop if it sleeps).
+    ///
+    /// # Errors
+    /// [`RejectReason::Unsupported`] without [`Capabilities::microtasks`]; otherwise as `submit`.
+    fn schedule_microtask<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        Err(Rejected::unsupported(Capability::Microtasks, f))
+    }
+
+    /// Runs `f` on the loop thread no earlier than `delay` after this call. Timers fire in deadline
+    /// order (ties in scheduling order).
+    ///
+    /// # Errors
+    /// [`RejectReason::Unsupported`] without [`Capabilities::timers`]; otherwise as `submit`.
+    fn schedule_timer<F>(&self, delay: Duration, f: F) -> Result<TimerId, Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let _ = delay;
+        Err(Rejected::unsupported(Capability::Timers, f))
+    }
+
+    /// Cancels a pending timer. Returns `Ok(true)` if it was pending and will now never fire,
+    /// `Ok(false)` if it already fired, was already cancelled, or is unknown.
+    ///
+    /// # Errors
+    /// [`OpError::Unsupported`] without [`Capabilities::timers`].
+    fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
+        let _ = id;
+        Err(OpError::Unsupported(Capability::Timers))
+    }
+
+    /// Calls `callback` on the loop thread whenever `fd` is readable (level-triggered semantics:
+    /// it is called again on a later tick while data remains). The caller keeps ownership of `fd`
+    /// and must [`EventLoop::unregister`] it before closing it.
+    ///
+    /// # Errors
+    /// [`RejectReason::Unsupported`] without [`Capabilities::readiness`];
+    /// [`RejectReason::AlreadyRegistered`]; [`RejectReason::Io`] if the poller refused the fd;
+    /// [`RejectReason::Terminated`] once stopped. The callback comes back in every case.
+    fn register_readable<F>(&self, fd: RawFd, callback: F) -> Result<(), Rejected<F>>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        let _ = fd;
+        Err(Rejected::unsupported(Capability::Readiness, callback))
+    }
+
+    /// Stops readiness callbacks for `fd`. Once this returns, the old callback never runs again,
+    /// even if the fd number is reused and registered anew.
+    ///
+    /// # Errors
+    /// [`OpError::Unsupported`] without [`Capabilities::readiness`]; [`OpError::NotRegistered`].
+    fn unregister(&self, fd: RawFd) -> Result<(), OpError> {
+        let _ = fd;
+        Err(OpError::Unsupported(Capability::Readiness))
+    }
+
+    /// Graceful stop: stop accepting, run everything already accepted (including what those tasks
+    /// submit while draining — such submissions from the loop thread are accepted), then stop.
+    /// Waits at most `timeout` for the loop to finish.
+    ///
+    /// Callable from any thread and from inside a task (it then only requests the stop and returns
+    /// `Ok(())` without waiting, since the caller *is* the loop). Every concurrent caller returns;
+    /// all get `Ok(())` once the drain completed. On a loop that has not run yet, the stop is
+    /// recorded and the tasks accepted before are run by the next `run`, which then returns `Ok`;
+    /// the caller waits for that within `timeout`.
+    ///
+    /// # Errors
+    /// [`ShutdownError::Timeout`] if the drain did not finish within `timeout` (the stop stays
+    /// requested); [`ShutdownError::Closed`] if [`EventLoop::close`] stopped the loop.
+    fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError>;
+
+    /// Immediate stop: reject new work, drop (never run) every queued task, microtask and timer,
+    /// and make `run` return. Returns how many were dropped (also added to
+    /// [`LoopStats::tasks_dropped`]). A task already executing finishes; none starts after `close`
+    /// returns. Callable from any thread and from inside a task; idempotent (later calls return 0).
+    fn close(&self) -> u64;
+
+    /// A snapshot of the loop's counters.
+    fn stats(&self) -> LoopStats;
+
+    /// What this contender supports ([`EventLoop::CAPABILITIES`]).
+    fn capabilities(&self) -> Capabilities {
+        Self::CAPABILITIES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminated_reason_displays_the_historical_text() {
+        assert_eq!(RejectReason::Terminated.to_string(), "loop has been terminated");
+        assert!(RunError::Terminated.to_string().contains(TERMINATED_MESSAGE));
+        assert!(ShutdownError::Closed.to_string().contains(TERMINATED_MESSAGE));
+        assert!(OpError::Terminated.to_string().contains(TERMINATED_MESSAGE));
+        let r = Rejected::terminated(42_u32);
+        assert!(r.to_string().contains(TERMINATED_MESSAGE));
+        assert_eq!(r.into_task(), 42);
+    }
+
+    #[test]
+    fn default_config_matches_documented_defaults() {
+        let c = LoopConfig::default();
+        assert_eq!(c.batch_budget, 1024);
+        assert_eq!(c.spin_before_sleep, Duration::from_micros(20));
+        assert!(c.inline_tasks);
+        assert!(!c.always_poll);
+        let zero = LoopConfig { batch_budget: 0, ..LoopConfig::default() };
+        assert_eq!(zero.effective_batch_budget(), 1);
+    }
+
+    #[test]
+    fn capabilities_report_each_gap() {
+        let c = Capabilities::SUBMIT_ONLY;
+        for cap in [
+            Capability::InternalPriority,
+            Capability::Microtasks,
+            Capability::Timers,
+            Capability::Readiness,
+        ] {
+            assert!(!c.supports(cap), "{cap}");
+            assert!(Capabilities::ALL.supports(cap), "{cap}");
+        }
+    }
+
+    struct Minimal;
+    impl EventLoop for Minimal {
+        const CAPABILITIES: Capabilities = Capabilities::SUBMIT_ONLY;
+        fn new(_: &LoopConfig) -> io::Result<Self> {
+            Ok(Minimal)
+        }
+        fn run(&self) -> Result<(), RunError> {
+            Err(RunError::Terminated)
+        }
+        fn submit<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), Rejected<F>> {
+            Err(Rejected::terminated(f))
+        }
+        fn submit_internal<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), Rejected<F>> {
+            self.submit(f)
+        }
+        fn shutdown(&self, _: Duration) -> Result<(), ShutdownError> {
+            Ok(())
+        }
+        fn close(&self) -> u64 {
+            0
+        }
+        fn stats(&self) -> LoopStats {
+            LoopStats::default()
+        }
+    }
+
+    #[test]
+    fn default_optional_methods_reject_as_unsupported_and_return_the_closure() {
+        let l = Minimal::new(&LoopConfig::default()).unwrap();
+        let r = l.schedule_microtask(|| ()).unwrap_err();
+        assert_eq!(r.reason, RejectReason::Unsupported(Capability::Microtasks));
+        let marker = std::sync::Arc::new(());
+        let m = marker.clone();
+        let r = l.schedule_timer(Duration::from_millis(1), move || drop(m)).unwrap_err();
+        assert_eq!(r.reason, RejectReason::Unsupported(Capability::Timers));
+        assert_eq!(std::sync::Arc::strong_count(&marker), 2, "closure handed back alive");
+        drop(r);
+        assert_eq!(std::sync::Arc::strong_count(&marker), 1);
+        assert_eq!(l.cancel_timer(TimerId(1)), Err(OpError::Unsupported(Capability::Timers)));
+        let r = l.register_readable(0, || ()).unwrap_err();
+        assert_eq!(r.reason, RejectReason::Unsupported(Capability::Readiness));
+        assert_eq!(l.unregister(0), Err(OpError::Unsupported(Capability::Readiness)));
+        assert_eq!(l.capabilities(), Capabilities::SUBMIT_ONLY);
+    }
+}

@@ -1,0 +1,1 @@
+//! std-mpsc peer (in progress)

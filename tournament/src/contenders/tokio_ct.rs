@@ -1,0 +1,1 @@
+//! tokio-ct peers (in progress)

@@ -1,0 +1,14 @@
+//! # tournament: measures event-loop contenders side by side
+//!
+//! Data flows one way: [`workloads`] drive [`contenders`] through the `loop_api::EventLoop`
+//! trait → the [`harness`] produces raw samples ([`record::RawSample`]) → [`stats`] reduces
+//! them → [`report`] renders `summary.csv` and `SUMMARY.md`. Reports are regenerated from
+//! `raw.jsonl` alone (`tournament report DIR`), never from memory of a run.
+
+pub mod contenders;
+pub mod env;
+pub mod harness;
+pub mod record;
+pub mod report;
+pub mod stats;
+pub mod workloads;
