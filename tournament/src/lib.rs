@@ -7,8 +7,10 @@
 
 pub mod contenders;
 pub mod env;
+pub mod gate;
 pub mod harness;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod stats;
 pub mod workloads;

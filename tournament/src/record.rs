@@ -118,9 +118,19 @@ pub enum CellStatus {
     Disqualified,
     /// Every sample failed, or some did (a cell with any failed sample is failed).
     Failed,
+    /// No sample and no gap record for this cell although the contender ran elsewhere in the
+    /// same run: the cell was silently lost (crash, interrupted run, harness bug). Printed as a
+    /// gap so coverage loss is never silent.
+    Missing,
 }
 
 impl CellStatus {
+    /// Whether the cell has a median from ok samples that may be ranked and used in ratios:
+    /// `ok`, `unstable` and `too-few-samples`. Only `ok` may be called fastest.
+    pub fn is_measured(self) -> bool {
+        matches!(self, CellStatus::Ok | CellStatus::Unstable | CellStatus::TooFewSamples)
+    }
+
     /// The kebab-case name used in CSV and markdown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,6 +140,7 @@ impl CellStatus {
             CellStatus::Unsupported => "unsupported",
             CellStatus::Disqualified => "disqualified",
             CellStatus::Failed => "failed",
+            CellStatus::Missing => "missing",
         }
     }
 }
@@ -139,3 +150,128 @@ pub const MIN_SAMPLES_FOR_OK: usize = 5;
 
 /// A cell whose coefficient of variation exceeds this (percent) is `unstable` (DESIGN.md rule 6).
 pub const UNSTABLE_CV_PCT: f64 = 20.0;
+
+/// One row of `summary.csv`: one cell (workload × param × contender) of a run, reduced from its
+/// raw samples by `report::summarize`. Column names carry their units.
+///
+/// Timing statistics are over the cell's **ok** samples' per-sample ns/task
+/// (`wall_ns / tasks`); they are empty (`None`) unless the cell is measured
+/// ([`CellStatus::is_measured`]): a failed, missing, unsupported or disqualified cell has no
+/// timing, so it can never be mistaken for a fast one.
+///
+/// Floats are written to CSV with fixed precision so output is byte-stable (Rust's `{:.N}`
+/// formatting, which rounds the exact binary value half-to-even):
+///
+/// | columns | decimals |
+/// |---|---|
+/// | `*_ns_per_task`, `cv_pct` | 3 |
+/// | `blocks_per_task`, `wake_syscalls_per_task` | 6 |
+/// | `ratio_to_baseline`, `ratio_to_best` | 4 |
+///
+/// An empty CSV field means "not applicable / not measured", never zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Stable workload id.
+    pub workload: String,
+    /// Stable parameter id within the workload.
+    pub param: String,
+    /// Stable contender id.
+    pub contender: String,
+    /// Cell status (kebab-case in CSV).
+    pub status: CellStatus,
+    /// Why the cell is not `ok` (gap reason, first failure and count, CV, sample count).
+    pub reason: Option<String>,
+    /// Number of ok samples.
+    pub samples: u64,
+    /// Number of failed samples.
+    pub failed_samples: u64,
+    /// Median of per-sample wall ns/task.
+    #[serde(with = "fixed3")]
+    pub median_ns_per_task: Option<f64>,
+    /// Mean of per-sample wall ns/task.
+    #[serde(with = "fixed3")]
+    pub mean_ns_per_task: Option<f64>,
+    /// Sample standard deviation (n − 1) of per-sample wall ns/task; empty below 2 samples.
+    #[serde(with = "fixed3")]
+    pub stddev_ns_per_task: Option<f64>,
+    /// Coefficient of variation of per-sample ns/task, percent; empty below 2 samples.
+    #[serde(with = "fixed3")]
+    pub cv_pct: Option<f64>,
+    /// Lower bound of the 95% percentile-bootstrap CI of the median, ns/task; empty below
+    /// [`MIN_SAMPLES_FOR_OK`] ok samples.
+    #[serde(with = "fixed3")]
+    pub ci95_low_ns_per_task: Option<f64>,
+    /// Upper bound of the 95% percentile-bootstrap CI of the median, ns/task; empty below
+    /// [`MIN_SAMPLES_FOR_OK`] ok samples.
+    #[serde(with = "fixed3")]
+    pub ci95_high_ns_per_task: Option<f64>,
+    /// Fastest sample, ns/task.
+    #[serde(with = "fixed3")]
+    pub min_ns_per_task: Option<f64>,
+    /// Slowest sample, ns/task.
+    #[serde(with = "fixed3")]
+    pub max_ns_per_task: Option<f64>,
+    /// Median of per-sample process CPU ns/task (all threads, user + system).
+    #[serde(with = "fixed3")]
+    pub cpu_ns_per_task: Option<f64>,
+    /// Median of per-sample voluntary context switches per task.
+    #[serde(with = "fixed6")]
+    pub blocks_per_task: Option<f64>,
+    /// Median of per-sample producer wake-up syscalls per task; empty when the contender does
+    /// not count them (in any ok sample).
+    #[serde(with = "fixed6")]
+    pub wake_syscalls_per_task: Option<f64>,
+    /// Number of latencies in the merged histogram of all ok samples; empty when the workload
+    /// records none.
+    pub lat_count: Option<u64>,
+    /// Nearest-rank p50 over the merged histogram, ns.
+    pub p50_ns: Option<u64>,
+    /// Nearest-rank p90 over the merged histogram, ns.
+    pub p90_ns: Option<u64>,
+    /// Nearest-rank p99 over the merged histogram, ns.
+    pub p99_ns: Option<u64>,
+    /// Nearest-rank p99.9 over the merged histogram, ns.
+    pub p999_ns: Option<u64>,
+    /// Largest latency in the merged histogram, ns.
+    pub max_latency_ns: Option<u64>,
+    /// This median / the `baseline` contender's median in the same workload + param; empty when
+    /// this cell or the baseline cell is not measured.
+    #[serde(with = "fixed4")]
+    pub ratio_to_baseline: Option<f64>,
+    /// This median / the smallest median among measured cells of the same workload + param
+    /// (1 for the lowest); empty when this cell is not measured.
+    #[serde(with = "fixed4")]
+    pub ratio_to_best: Option<f64>,
+}
+
+/// Stable id of the reference contender that `ratio_to_baseline` divides by.
+pub const BASELINE_CONTENDER: &str = "baseline";
+
+/// Fixed-precision (de)serialization of `Option<f64>` for [`SummaryRow`]: `None` ↔ empty,
+/// `Some(x)` ↔ `format!("{x:.N}")`. Deserialization accepts any decimal string.
+macro_rules! fixed_precision {
+    ($name:ident, $decimals:literal) => {
+        #[doc = concat!("`Option<f64>` written with ", stringify!($decimals), " decimals.")]
+        mod $name {
+            use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+            pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+                match v {
+                    Some(x) => s.serialize_str(&format!("{:.*}", $decimals, x)),
+                    None => s.serialize_none(),
+                }
+            }
+
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+                match Option::<String>::deserialize(d)? {
+                    None => Ok(None),
+                    Some(s) if s.is_empty() => Ok(None),
+                    Some(s) => s.parse::<f64>().map(Some).map_err(D::Error::custom),
+                }
+            }
+        }
+    };
+}
+fixed_precision!(fixed3, 3);
+fixed_precision!(fixed4, 4);
+fixed_precision!(fixed6, 6);

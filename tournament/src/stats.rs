@@ -1,1 +1,353 @@
-//! stats (in progress)
+//! Statistics used to reduce raw samples: medians, mean, sample standard deviation, coefficient
+//! of variation, nearest-rank percentiles, a deterministic bootstrap confidence interval of the
+//! median, and helpers to build, (de)serialize and merge latency histograms.
+//!
+//! Every function here is deterministic: the same input always gives bit-identical output, so
+//! reports regenerated from the same `raw.jsonl` are byte-identical. Functions that reduce a
+//! slice return `None` for an input on which the statistic is undefined (empty slice, too few
+//! values, zero mean) instead of `NaN`, so a report can print an empty cell rather than a
+//! number that is not one.
+//!
+//! Sources of the algorithms are cited on each item.
+
+use std::cmp::Ordering;
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::record::LatencySummary;
+
+/// Number of bootstrap resamples used by [`bootstrap_median_ci`].
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// Fixed seed of the bootstrap's `ChaCha8Rng` (ASCII "tourname"), so the same samples always
+/// give the same interval.
+pub const BOOTSTRAP_SEED: u64 = 0x746F_7572_6E61_6D65;
+
+/// Confidence level of [`bootstrap_median_ci`], percent.
+pub const CI_LEVEL_PCT: f64 = 95.0;
+
+/// Significant decimal digits of every latency histogram (1 part in 1,000 resolution).
+pub const LATENCY_SIGFIGS: u8 = 3;
+
+/// Total order on `f64` used for every sort in this crate (IEEE 754 `totalOrder`).
+fn cmp_f64(a: &f64, b: &f64) -> Ordering {
+    a.total_cmp(b)
+}
+
+/// A sorted copy of `xs` (ascending, IEEE 754 total order).
+pub fn sorted(xs: &[f64]) -> Vec<f64> {
+    let mut v = xs.to_vec();
+    v.sort_unstable_by(cmp_f64);
+    v
+}
+
+/// Sample median: the middle value of the sorted data, or the arithmetic mean of the two middle
+/// values when the count is even (the conventional definition, e.g. NIST/SEMATECH e-Handbook of
+/// Statistical Methods §1.3.5.1). `None` for an empty slice. Input need not be sorted.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    Some(median_of_sorted(&sorted(xs)))
+}
+
+/// Median of already sorted, non-empty data (see [`median`]).
+fn median_of_sorted(s: &[f64]) -> f64 {
+    let n = s.len();
+    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+}
+
+/// Arithmetic mean. `None` for an empty slice.
+pub fn mean(xs: &[f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    Some(xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Sample standard deviation with Bessel's correction (divisor n − 1), computed in two passes
+/// (mean first, then the sum of squared deviations) for numerical stability. `None` for fewer
+/// than two values.
+pub fn stddev(xs: &[f64]) -> Option<f64> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let m = mean(xs)?;
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    Some((ss / (xs.len() - 1) as f64).sqrt())
+}
+
+/// Coefficient of variation in percent: sample standard deviation / mean × 100. `None` for fewer
+/// than two values or a zero mean.
+pub fn cv_pct(xs: &[f64]) -> Option<f64> {
+    let m = mean(xs)?;
+    let sd = stddev(xs)?;
+    if m == 0.0 {
+        return None;
+    }
+    Some(sd / m.abs() * 100.0)
+}
+
+/// Smallest value. `None` for an empty slice.
+pub fn min(xs: &[f64]) -> Option<f64> {
+    xs.iter().copied().min_by(cmp_f64)
+}
+
+/// Largest value. `None` for an empty slice.
+pub fn max(xs: &[f64]) -> Option<f64> {
+    xs.iter().copied().max_by(cmp_f64)
+}
+
+/// 0-based index of the `p`-th percentile among `n` sorted values by the nearest-rank method:
+/// rank = ⌈p/100 × n⌉ (1-based), and rank 1 for p = 0 (Wikipedia, "Percentile", nearest-rank
+/// method; the same definition hdrhistogram's `value_at_quantile` uses).
+///
+/// `p/100 × n` is computed as `p × n / 100` and a relative tolerance of 1e-12 is subtracted before
+/// rounding up, so a product that is mathematically an integer but lands one ulp above it in
+/// binary floating point (e.g. p = 99.9 with some n) is not pushed to the next rank.
+///
+/// `None` when `n == 0` or `p` is not within `[0, 100]` (or is NaN).
+pub fn nearest_rank_index(n: usize, p: f64) -> Option<usize> {
+    if n == 0 || !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let x = p * n as f64 / 100.0;
+    let rank = (x - x * 1e-12).ceil().max(1.0) as usize;
+    Some(rank.min(n) - 1)
+}
+
+/// The `p`-th percentile (0 ≤ p ≤ 100) of ascending-sorted data by the nearest-rank method (see
+/// [`nearest_rank_index`]): always one of the data values, never an interpolation.
+///
+/// Works for any copyable element type (`f64`, `u64`, ...). The caller must pass sorted data;
+/// this is not checked. `None` for empty data or `p` outside `[0, 100]`.
+///
+/// Example: for `[15, 20, 35, 40, 50]`, p5 → 15, p30 → 20, p40 → 20, p50 → 35, p100 → 50.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    nearest_rank_index(sorted.len(), p).map(|i| sorted[i])
+}
+
+/// Maps a uniformly distributed `u64` onto `0..n` by Lemire's multiply-shift
+/// (D. Lemire, "Fast Random Integer Generation in an Interval", ACM TOMACS 29(1), 2019),
+/// without the rejection step: the bias is below n / 2⁶⁴, negligible for sample counts. Kept
+/// local (rather than `rand`'s `random_range`) so the resampling sequence depends only on the
+/// ChaCha8 key stream, which `rand_chacha` guarantees stable.
+fn index_below(rng: &mut ChaCha8Rng, n: usize) -> usize {
+    ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize
+}
+
+/// 95% confidence interval of the median by the percentile bootstrap (B. Efron and
+/// R. Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 13): draw
+/// [`BOOTSTRAP_RESAMPLES`] resamples of size n with replacement, take the median of each, and
+/// return the 2.5th and 97.5th nearest-rank percentiles of those medians as `(low, high)`.
+///
+/// Deterministic: the input is sorted first (so the order of samples does not matter) and the
+/// resampling indices come from a `ChaCha8Rng` seeded with [`BOOTSTRAP_SEED`]; the same values
+/// always give the bit-identical interval. Units are those of the input. `None` for an empty
+/// slice; a single value gives the degenerate interval `(x, x)`.
+///
+/// With few values the interval is coarse (it can only take data values or midpoints of two);
+/// callers should not report it below [`crate::record::MIN_SAMPLES_FOR_OK`] values.
+pub fn bootstrap_median_ci(xs: &[f64]) -> Option<(f64, f64)> {
+    if xs.is_empty() {
+        return None;
+    }
+    let data = sorted(xs);
+    let n = data.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut resample = vec![0.0; n];
+    let mut medians = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        for slot in resample.iter_mut() {
+            *slot = data[index_below(&mut rng, n)];
+        }
+        resample.sort_unstable_by(cmp_f64);
+        medians.push(median_of_sorted(&resample));
+    }
+    medians.sort_unstable_by(cmp_f64);
+    let tail = (100.0 - CI_LEVEL_PCT) / 2.0;
+    Some((nearest_rank(&medians, tail)?, nearest_rank(&medians, 100.0 - tail)?))
+}
+
+/// A new empty latency histogram: auto-resizing, [`LATENCY_SIGFIGS`] significant digits, values
+/// in ns. Workloads should record into histograms made here so all samples of a cell merge
+/// without loss.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new(LATENCY_SIGFIGS).expect("3 significant digits is a valid hdrhistogram config")
+}
+
+/// Standard base64 alphabet (RFC 4648 §4).
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64 encoding, RFC 4648 §4 (standard alphabet, `=` padding) — the encoding hdrhistogram's
+/// interval logs use. Implemented here because `base64` is not a direct dependency.
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((v >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Base64 decoding, RFC 4648 §4 (standard alphabet; padding required; no whitespace).
+fn base64_decode(s: &str) -> anyhow::Result<Vec<u8>> {
+    let s = s.as_bytes();
+    if s.len() % 4 != 0 {
+        bail!("base64 length {} is not a multiple of 4", s.len());
+    }
+    let val = |c: u8| -> anyhow::Result<u32> {
+        Ok(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => bail!("invalid base64 character {:?}", c as char),
+        }
+        .into())
+    };
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let quads = s.len() / 4;
+    for (qi, q) in s.chunks(4).enumerate() {
+        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && qi + 1 != quads) {
+            bail!("misplaced base64 padding");
+        }
+        let mut v = 0u32;
+        for &c in &q[..4 - pad] {
+            v = (v << 6) | val(c)?;
+        }
+        v <<= 6 * pad as u32;
+        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Ok(out)
+}
+
+/// Serializes a histogram with hdrhistogram's V2 format (uncompressed) and encodes it in base64:
+/// the form stored in [`LatencySummary::histogram_v2_base64`].
+///
+/// # Panics
+/// If a bucket count exceeds `i64::MAX` (V2 cannot encode it; impossible below 2⁶³ recordings).
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut bytes)
+        .expect("V2 serialization into a Vec only fails for counts above i64::MAX");
+    base64_encode(&bytes)
+}
+
+/// Decodes a [`LatencySummary::histogram_v2_base64`] string (base64 of a V2 or V2-deflate
+/// serialization) back into a histogram.
+///
+/// # Errors
+/// Invalid base64, or bytes that are not a valid hdrhistogram serialization.
+pub fn decode_histogram(b64: &str) -> anyhow::Result<Histogram<u64>> {
+    let bytes = base64_decode(b64).context("latency histogram is not valid base64")?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| {
+        anyhow::anyhow!("latency histogram is not a valid hdrhistogram V2 encoding: {e:?}")
+    })
+}
+
+/// The `p`-th percentile (0 ≤ p ≤ 100) of all values recorded in `h`, by the nearest-rank
+/// method over the recorded count (rank as in [`nearest_rank_index`]), reported as the highest
+/// value equivalent to the bucket holding that rank (so it never under-reports; this matches
+/// hdrhistogram's `value_at_quantile`, but with the rank computed as in [`nearest_rank_index`]).
+/// Units: those recorded (ns). `None` for an empty histogram or `p` outside `[0, 100]`.
+pub fn histogram_percentile(h: &Histogram<u64>, p: f64) -> Option<u64> {
+    let n = usize::try_from(h.len()).ok()?;
+    let rank = nearest_rank_index(n, p)? as u64 + 1;
+    let mut seen = 0u64;
+    for v in h.iter_recorded() {
+        seen += v.count_at_value();
+        if seen >= rank {
+            return Some(h.highest_equivalent(v.value_iterated_to()));
+        }
+    }
+    None
+}
+
+/// Builds the [`LatencySummary`] of a histogram of latencies in ns: count, min (`h.min()`),
+/// nearest-rank p50/p90/p99/p99.9 ([`histogram_percentile`]), max (`h.max()`, the highest value
+/// equivalent to the largest recording), and the V2 base64 serialization ([`encode_histogram`])
+/// so the samples of a cell can be merged later. An empty histogram gives count 0 and zeros.
+///
+/// # Panics
+/// As [`encode_histogram`].
+pub fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
+    let pct = |p| histogram_percentile(h, p).unwrap_or(0);
+    let empty = h.is_empty();
+    LatencySummary {
+        count: h.len(),
+        min_ns: if empty { 0 } else { h.min() },
+        p50_ns: pct(50.0),
+        p90_ns: pct(90.0),
+        p99_ns: pct(99.0),
+        p999_ns: pct(99.9),
+        max_ns: if empty { 0 } else { h.max() },
+        histogram_v2_base64: encode_histogram(h),
+    }
+}
+
+/// Merges the histograms of several latency summaries (e.g. every ok sample of a cell) into one
+/// histogram holding the union of their recorded values, so percentiles are computed over all
+/// recorded latencies rather than averaged across samples. An empty slice gives an empty
+/// histogram.
+///
+/// # Errors
+/// A histogram that does not decode ([`decode_histogram`]), whose recorded count disagrees with
+/// its summary's `count` (a corrupt or mismatched record), or that cannot be added.
+pub fn merge_latencies(parts: &[&LatencySummary]) -> anyhow::Result<Histogram<u64>> {
+    let mut acc = new_latency_histogram();
+    for (i, part) in parts.iter().enumerate() {
+        let h = decode_histogram(&part.histogram_v2_base64)
+            .with_context(|| format!("latency histogram {i} of {}", parts.len()))?;
+        if h.len() != part.count {
+            bail!(
+                "latency histogram {i} of {} holds {} values but its summary says count = {}",
+                parts.len(),
+                h.len(),
+                part.count
+            );
+        }
+        acc.add(&h).map_err(|e| anyhow::anyhow!("cannot merge latency histogram {i}: {e:?}"))?;
+    }
+    Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip_matches_rfc4648_vectors() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+        ];
+        for (raw, enc) in cases {
+            assert_eq!(base64_encode(raw), enc);
+            assert_eq!(base64_decode(enc).unwrap(), raw);
+        }
+        assert!(base64_decode("Zm9").is_err());
+        assert!(base64_decode("Zm=v").is_err());
+        assert!(base64_decode("Zm9*").is_err());
+    }
+}
