@@ -230,6 +230,10 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
 
 /// Runs the gate on every selected contender; returns the disqualified ones with the violation.
 fn gate_all(plan: &RunPlan) -> Vec<(&'static str, String)> {
+    // The gate's panic-isolation checks panic on purpose; the default hook would print each one
+    // (with a backtrace) to stderr. A panic that matters comes back as the violation's text.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let mut out = Vec::new();
     for c in &plan.contenders {
         let t = Instant::now();
@@ -243,6 +247,7 @@ fn gate_all(plan: &RunPlan) -> Vec<(&'static str, String)> {
             }
         }
     }
+    std::panic::set_hook(previous_hook);
     out
 }
 

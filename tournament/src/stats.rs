@@ -13,6 +13,7 @@
 use std::cmp::Ordering;
 
 use anyhow::{Context, bail};
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use rand::{RngCore, SeedableRng};
@@ -180,62 +181,6 @@ pub fn new_latency_histogram() -> Histogram<u64> {
     Histogram::new(LATENCY_SIGFIGS).expect("3 significant digits is a valid hdrhistogram config")
 }
 
-/// Standard base64 alphabet (RFC 4648 §4).
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Base64 encoding, RFC 4648 §4 (standard alphabet, `=` padding) — the encoding hdrhistogram's
-/// interval logs use. Implemented here because `base64` is not a direct dependency.
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((v >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Base64 decoding, RFC 4648 §4 (standard alphabet; padding required; no whitespace).
-fn base64_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    let s = s.as_bytes();
-    if s.len() % 4 != 0 {
-        bail!("base64 length {} is not a multiple of 4", s.len());
-    }
-    let val = |c: u8| -> anyhow::Result<u32> {
-        Ok(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => bail!("invalid base64 character {:?}", c as char),
-        }
-        .into())
-    };
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    let quads = s.len() / 4;
-    for (qi, q) in s.chunks(4).enumerate() {
-        let pad = q.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && qi + 1 != quads) {
-            bail!("misplaced base64 padding");
-        }
-        let mut v = 0u32;
-        for &c in &q[..4 - pad] {
-            v = (v << 6) | val(c)?;
-        }
-        v <<= 6 * pad as u32;
-        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Ok(out)
-}
-
 /// Serializes a histogram with hdrhistogram's V2 format (uncompressed) and encodes it in base64:
 /// the form stored in [`LatencySummary::histogram_v2_base64`].
 ///
@@ -246,16 +191,16 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
     V2Serializer::new()
         .serialize(h, &mut bytes)
         .expect("V2 serialization into a Vec only fails for counts above i64::MAX");
-    base64_encode(&bytes)
+    BASE64_STANDARD.encode(&bytes)
 }
 
-/// Decodes a [`LatencySummary::histogram_v2_base64`] string (base64 of a V2 or V2-deflate
+/// Decodes a [`LatencySummary::histogram_v2_base64`] string (standard base64, RFC 4648, of a V2 or V2-deflate
 /// serialization) back into a histogram.
 ///
 /// # Errors
 /// Invalid base64, or bytes that are not a valid hdrhistogram serialization.
 pub fn decode_histogram(b64: &str) -> anyhow::Result<Histogram<u64>> {
-    let bytes = base64_decode(b64).context("latency histogram is not valid base64")?;
+    let bytes = BASE64_STANDARD.decode(b64).context("latency histogram is not valid base64")?;
     Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| {
         anyhow::anyhow!("latency histogram is not a valid hdrhistogram V2 encoding: {e:?}")
     })
@@ -325,29 +270,4 @@ pub fn merge_latencies(parts: &[&LatencySummary]) -> anyhow::Result<Histogram<u6
         acc.add(&h).map_err(|e| anyhow::anyhow!("cannot merge latency histogram {i}: {e:?}"))?;
     }
     Ok(acc)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trip_matches_rfc4648_vectors() {
-        let cases: [(&[u8], &str); 7] = [
-            (b"", ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"foob", "Zm9vYg=="),
-            (b"fooba", "Zm9vYmE="),
-            (b"foobar", "Zm9vYmFy"),
-        ];
-        for (raw, enc) in cases {
-            assert_eq!(base64_encode(raw), enc);
-            assert_eq!(base64_decode(enc).unwrap(), raw);
-        }
-        assert!(base64_decode("Zm9").is_err());
-        assert!(base64_decode("Zm=v").is_err());
-        assert!(base64_decode("Zm9*").is_err());
-    }
 }

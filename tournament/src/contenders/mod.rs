@@ -9,6 +9,7 @@ use loop_api::{Capabilities, EventLoop, LoopConfig};
 use crate::harness::SampleError;
 use crate::workloads::{self, Param, SampleOutcome};
 
+mod peer_gate;
 pub mod std_mpsc;
 pub mod tokio_ct;
 

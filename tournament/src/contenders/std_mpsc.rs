@@ -52,11 +52,7 @@ use std::time::Duration;
 
 use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
 
-// Shared with `tokio_ct.rs`, included by path so the adapters need nothing from `mod.rs`.
-#[path = "peer_gate.rs"]
-#[allow(dead_code, clippy::duplicate_mod)] // the gate's timer helpers are used by tokio only
-mod peer_gate;
-use peer_gate::{CLOSED, Gate, Outcome};
+use super::peer_gate::{CLOSED, Gate, Outcome};
 
 /// A boxed task, as a channel worker would carry it.
 type Task = Box<dyn FnOnce() + Send + 'static>;

@@ -81,11 +81,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-// Shared with `std_mpsc.rs`, included by path so the adapters need nothing from `mod.rs`.
-#[path = "peer_gate.rs"]
-#[allow(clippy::duplicate_mod)]
-mod peer_gate;
-use peer_gate::{CLOSED, Gate, LoopCounters, Outcome};
+use super::peer_gate::{CLOSED, Gate, LoopCounters, Outcome};
 
 /// Tasks tokio's current-thread scheduler runs before it polls its driver (its default, set
 /// explicitly so the tick accounting below matches it).
