@@ -50,7 +50,7 @@ struct RunArgs {
     /// Comma-separated workload ids (default: all). See `tournament list`.
     #[arg(long, value_delimiter = ',')]
     workloads: Option<Vec<String>>,
-    /// Samples per cell (default: 7 quick, 15 full, 1 smoke). Cells with fewer than 5 ok samples
+    /// Samples per cell (default: 10 quick, 20 full, 1 smoke). Cells with fewer than 5 ok samples
     /// are reported as too-few-samples, never ok.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     samples: Option<u32>,

@@ -44,8 +44,8 @@ impl Mode {
     pub fn default_samples(self) -> u32 {
         match self {
             Mode::Smoke => 1,
-            Mode::Quick => 7,
-            Mode::Full => 15,
+            Mode::Quick => 10,
+            Mode::Full => 20,
         }
     }
 
