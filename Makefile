@@ -26,8 +26,12 @@ report: ## Regenerate summary.csv and SUMMARY.md of DIR from its raw.jsonl: make
 	@test -n "$(DIR)" || { echo "usage: make report DIR=results/<run-id>"; exit 2; }
 	$(RUN) report $(DIR)
 
-loom: ## Model-check the sleep/wake handshakes with loom.
-	RUSTFLAGS="--cfg loom" $(CARGO) test --release -p loop-baseline --test loom_wake
+loom: ## Model-check every loop's sleep/wake handshake with loom (crates/*/tests/loom_*.rs).
+	@set -e; for t in crates/*/tests/loom_*.rs; do \
+	  pkg=$$(sed -n 's/^name = "\(.*\)"/\1/p' $$(dirname $$(dirname $$t))/Cargo.toml | head -1); \
+	  echo "loom: $$pkg $$(basename $$t .rs)"; \
+	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p $$pkg --test $$(basename $$t .rs); \
+	done
 
 miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nightly miri component).
 	scripts/miri.sh

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use tournament::contenders::CONTENDERS;
+use tournament::contenders;
 use tournament::report;
 use tournament::run::{self, RunPlan};
 use tournament::workloads::{Mode, WORKLOADS};
@@ -121,7 +121,7 @@ fn run_cmd(args: RunArgs) -> ExitCode {
 
 fn list() {
     println!("Contenders:");
-    for c in CONTENDERS {
+    for c in contenders::all() {
         let caps = c.capabilities;
         let flag = |b: bool| if b { "yes" } else { "no" };
         println!("  {:<16} {}", c.id, c.description);

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::contenders::{CONTENDERS, Contender};
+use crate::contenders::{self, Contender};
 use crate::env::{self, Provenance};
 use crate::harness::SampleError;
 use crate::record::{RAW_SCHEMA_VERSION, RawSample, SampleStatus};
@@ -45,17 +45,17 @@ pub struct RunPlan {
 pub fn select<T>(
     kind: &str,
     wanted: Option<&[String]>,
-    all: &'static [T],
+    all: Vec<&'static T>,
     id: impl Fn(&T) -> &'static str,
 ) -> Result<Vec<&'static T>, String> {
-    let Some(wanted) = wanted else { return Ok(all.iter().collect()) };
+    let Some(wanted) = wanted else { return Ok(all) };
     let mut out = Vec::new();
     for w in wanted.iter().map(|w| w.trim()).filter(|w| !w.is_empty()) {
         match all.iter().find(|t| id(t) == w) {
-            Some(t) if !out.iter().any(|o: &&T| id(o) == w) => out.push(t),
+            Some(t) if !out.iter().any(|o: &&T| id(o) == w) => out.push(*t),
             Some(_) => {}
             None => {
-                let valid: Vec<_> = all.iter().map(&id).collect();
+                let valid: Vec<_> = all.iter().map(|t| id(t)).collect();
                 return Err(format!("unknown {kind} `{w}`; valid {kind}s: {}", valid.join(", ")));
             }
         }
@@ -71,7 +71,7 @@ pub fn select<T>(
 /// # Errors
 /// An unknown id, with the list of valid ones.
 pub fn select_contenders(wanted: Option<&[String]>) -> Result<Vec<&'static Contender>, String> {
-    select("contender", wanted, CONTENDERS, |c| c.id)
+    select("contender", wanted, contenders::all(), |c| c.id)
 }
 
 /// Selects workloads by id (`None` = all).
@@ -79,7 +79,7 @@ pub fn select_contenders(wanted: Option<&[String]>) -> Result<Vec<&'static Conte
 /// # Errors
 /// An unknown id, with the list of valid ones.
 pub fn select_workloads(wanted: Option<&[String]>) -> Result<Vec<&'static WorkloadSpec>, String> {
-    select("workload", wanted, WORKLOADS, |w| w.id)
+    select("workload", wanted, WORKLOADS.iter().collect(), |w| w.id)
 }
 
 /// Appends raw records to `raw.jsonl`, flushing each line so a crash loses nothing written.

@@ -10,6 +10,8 @@ use crate::harness::SampleError;
 use crate::workloads::{self, Param, SampleOutcome};
 
 mod peer_gate;
+pub mod ours;
+pub mod peers;
 pub mod std_mpsc;
 pub mod tokio_ct;
 
@@ -35,7 +37,8 @@ pub struct Contender {
     pub gate: GateFn,
 }
 
-const fn entry<L: EventLoop>(
+/// Builds a registry entry for loop type `L`: instantiates every workload and the gate for it.
+pub const fn entry<L: EventLoop>(
     id: &'static str,
     description: &'static str,
     config: fn() -> LoopConfig,
@@ -50,34 +53,19 @@ const fn entry<L: EventLoop>(
     }
 }
 
-/// Every contender, in display order. `baseline` is the reference for ratios.
-pub const CONTENDERS: &[Contender] = &[
-    entry::<loop_baseline::BaselineLoop>(
-        "baseline",
-        "ours: simplest correct loop — Mutex<Vec> swapped per tick, condvar wake-up, no budget",
-        LoopConfig::default,
-    ),
-    entry::<tokio_ct::TokioCt>(
-        tokio_ct::TokioCt::ID,
-        "peer: tokio current-thread runtime (I/O + time drivers), Handle::spawn per task",
-        LoopConfig::default,
-    ),
-    entry::<tokio_ct::TokioCtNoIo>(
-        tokio_ct::TokioCtNoIo::ID,
-        "peer: tokio current-thread runtime without the I/O driver (park/unpark wake-ups)",
-        LoopConfig::default,
-    ),
-    entry::<std_mpsc::StdMpsc>(
-        std_mpsc::StdMpsc::ID,
-        "peer: one worker thread draining a std::sync::mpsc channel of boxed closures",
-        LoopConfig::default,
-    ),
-];
+/// Every contender, in display order: our loops first (`baseline` is the reference for ratios),
+/// then their ablations, then the peers. Each family lists its entries in its own file.
+pub fn all() -> Vec<&'static Contender> {
+    [ours::BASELINE, ours::MAIN, ours::ALT_ONE, ours::ALT_TWO, ours::ALT_THREE, peers::ENTRIES]
+        .into_iter()
+        .flatten()
+        .collect()
+}
 
 /// The id every ratio column is relative to.
 pub const BASELINE_ID: &str = "baseline";
 
 /// Looks a contender up by id.
 pub fn find(id: &str) -> Option<&'static Contender> {
-    CONTENDERS.iter().find(|c| c.id == id)
+    all().into_iter().find(|c| c.id == id)
 }

@@ -1,0 +1,1 @@
+//! `loop-alt-one`: placeholder until the loop is implemented.

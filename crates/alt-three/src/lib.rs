@@ -1,0 +1,1 @@
+//! `loop-alt-three`: placeholder until the loop is implemented.

@@ -1,0 +1,1 @@
+//! `loop-alt-two`: placeholder until the loop is implemented.

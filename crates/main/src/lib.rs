@@ -1,0 +1,1 @@
+//! `loop-main`: placeholder until the loop is implemented.
