@@ -5,6 +5,7 @@
 //! them → [`report`] renders `summary.csv` and `SUMMARY.md`. Reports are regenerated from
 //! `raw.jsonl` alone (`tournament report DIR`), never from memory of a run.
 
+pub mod alloc_count;
 pub mod contenders;
 pub mod env;
 pub mod gate;

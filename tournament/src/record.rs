@@ -72,6 +72,11 @@ pub struct RawSample {
     pub reason: Option<String>,
     /// Tasks that ran inside the timed scope (exactly the requested number when `ok`).
     pub tasks: u64,
+    /// Operations timed, for workloads whose primary unit is per operation (e.g. `ns/batch`,
+    /// where one op is one batch of B submits; the workload's unit names the op). `None` for
+    /// per-task workloads, whose unit is `ns/task`. Per-task and per-op values are never mixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops: Option<u64>,
     /// Wall-clock time of the timed scope, ns (monotonic clock).
     pub wall_ns: u64,
     /// Process CPU time (user + system, all threads) spent during the timed scope, ns, from

@@ -135,6 +135,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
             status,
             reason,
             tasks: 0,
+            ops: None,
             wall_ns: 0,
             cpu_ns: 0,
             voluntary_switches: 0,
@@ -192,6 +193,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
 /// Copies a sample's measurements into its raw record.
 fn fill(rec: &mut RawSample, o: &SampleOutcome) {
     rec.tasks = o.tasks;
+    rec.ops = o.ops;
     rec.wall_ns = o.measured.wall_ns;
     rec.cpu_ns = o.measured.cpu_ns;
     rec.voluntary_switches = o.measured.voluntary_switches;

@@ -24,6 +24,7 @@ fn rec(w: &str, p: &str, c: &str, sample: u32, ns_per_task: f64) -> RawSample {
         status: SampleStatus::Ok,
         reason: None,
         tasks: TASKS,
+        ops: None,
         wall_ns: (ns_per_task * TASKS as f64).round() as u64,
         cpu_ns: (2.0 * ns_per_task * TASKS as f64).round() as u64,
         voluntary_switches: 10,

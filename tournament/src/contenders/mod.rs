@@ -9,8 +9,8 @@ use loop_api::{Capabilities, EventLoop, LoopConfig};
 use crate::harness::SampleError;
 use crate::workloads::{self, Param, SampleOutcome};
 
-mod peer_gate;
 pub mod ours;
+mod peer_gate;
 pub mod peers;
 pub mod std_mpsc;
 pub mod tokio_ct;

@@ -102,6 +102,8 @@ pub fn find(id: &str) -> Option<&'static WorkloadSpec> {
 pub struct SampleOutcome {
     /// Tasks that ran in the timed scope (exactly `Param::tasks`).
     pub tasks: u64,
+    /// Operations timed, for per-op workloads (see `record::RawSample::ops`); `None` otherwise.
+    pub ops: Option<u64>,
     /// Clocks of the timed scope.
     pub measured: Measured,
     /// Wake syscalls during the timed scope, when the contender counts them.
@@ -163,7 +165,13 @@ pub fn sample_with_loop<L: EventLoop>(
     let wake_syscalls = L::CAPABILITIES
         .wake_accounting
         .then(|| after.wake_syscalls.saturating_sub(before.wake_syscalls));
-    Ok(SampleOutcome { tasks, measured: timed.measured, wake_syscalls, latency: timed.latency })
+    Ok(SampleOutcome {
+        tasks,
+        ops: None,
+        measured: timed.measured,
+        wake_syscalls,
+        latency: timed.latency,
+    })
 }
 
 /// Submits `n` tasks and waits for them, untimed, so the loop's queues, allocator caches and

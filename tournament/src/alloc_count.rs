@@ -1,0 +1,1 @@
+//! A counting global allocator (placeholder; implemented with the alloc-pressure workload).
