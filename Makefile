@@ -2,10 +2,10 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help test bench-quick bench-full smoke list report loom miri fmt clippy
+.PHONY: help test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed instructions merge index loom miri fmt clippy
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 test: ## Run every test: unit tests, conformance suites, harness and report tests.
 	$(CARGO) test --workspace
@@ -13,8 +13,8 @@ test: ## Run every test: unit tests, conformance suites, harness and report test
 bench-quick: ## Every contender on every workload, quick parameters (≥5 samples/cell), into results/<run-id>/.
 	$(RUN) run --quick
 
-bench-full: ## The complete matrix with full parameters, into results/<run-id>/.
-	$(RUN) run --full
+bench-full: ## The complete matrix with full parameters, into results/<run-id>/ (resume an interrupted one: make bench-full RESUME=results/<run-id>).
+	$(RUN) run --full $(if $(RESUME),--resume $(RESUME))
 
 smoke: ## Tiny tournament run (1 sample) into a temporary folder; checks the outputs (what CI runs).
 	scripts/smoke.sh
@@ -22,9 +22,35 @@ smoke: ## Tiny tournament run (1 sample) into a temporary folder; checks the out
 list: ## List contenders (capabilities) and workloads (parameters, timed scope).
 	$(RUN) list
 
-report: ## Regenerate summary.csv and SUMMARY.md of DIR from its raw.jsonl: make report DIR=results/<run-id>
+report: ## Regenerate summary.csv, SUMMARY.md and plots/ of DIR from its raw.jsonl, then validate: make report DIR=results/<run-id>
 	@test -n "$(DIR)" || { echo "usage: make report DIR=results/<run-id>"; exit 2; }
 	$(RUN) report $(DIR)
+
+validate: ## Check run folders (default: every results/*/ holding a raw.jsonl): make validate [DIR=results/<run-id>]
+	@set -e; dirs="$(DIR)"; [ -n "$$dirs" ] || dirs=$$(for d in results/*/; do [ -f "$$d/raw.jsonl" ] && echo "$${d%/}"; done); \
+	for d in $$dirs; do $(RUN) validate "$$d"; done
+
+compare: ## Regression comparison (exit 1 on a regression, 2 if refused): make compare BASE=<dir> NEW=<dir> [THRESHOLD=5%] [DESCRIPTIVE=1]
+	@test -n "$(BASE)" -a -n "$(NEW)" || { echo "usage: make compare BASE=results/<old> NEW=results/<new> [THRESHOLD=5%]"; exit 2; }
+	$(RUN) compare $(BASE) $(NEW) --threshold $(or $(THRESHOLD),5%) $(if $(DESCRIPTIVE),--descriptive)
+
+bench-ab: ## Same-machine A/B: build REV and this tree, alternate their quick suites, compare (the CI gate): make bench-ab REV=<git-rev>
+	@test -n "$(REV)" || { echo "usage: make bench-ab REV=<git-rev>"; exit 2; }
+	scripts/bench-ab.sh $(REV)
+
+bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: +500 ns busy-wait per submit) into OUT, to prove compare flags it
+	@test -n "$(OUT)" || { echo "usage: make bench-slowed OUT=/tmp/slowed"; exit 2; }
+	$(CARGO) run --release --quiet -p tournament --features slow-test -- run --quick --out $(OUT)
+
+instructions: ## Instruction counts (valgrind callgrind) of the loop-thread hot paths; skipped without valgrind
+	scripts/instructions.sh
+
+merge: ## Descriptive cross-host table of several runs: make merge DIRS="results/a results/b"
+	@test -n "$(DIRS)" || { echo "usage: make merge DIRS=\"results/<linux> results/<macos>\""; exit 2; }
+	$(RUN) merge $(DIRS)
+
+index: ## Regenerate results/README.md, the index of the committed runs
+	$(RUN) index results
 
 loom: ## Model-check every loop's sleep/wake handshake with loom (crates/*/tests/loom_*.rs).
 	@set -e; for t in crates/*/tests/loom_*.rs; do \

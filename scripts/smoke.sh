@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tiny tournament run into a temporary folder; fails unless summary.csv and SUMMARY.md exist and
-# every summary row has a status. Used by `make smoke` and .ci/run.
+# every summary row has a status, the reports regenerate byte-identically and the folder
+# validates. Used by `make smoke` and .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)/smoke
@@ -21,6 +22,11 @@ print(f"smoke: {len(rows)} rows, statuses: {sorted({r['status'] for r in rows})}
 PY
 # The report must regenerate byte-identically from raw.jsonl.
 cp "$out/summary.csv" "$out/summary.first.csv"
+cp "$out/SUMMARY.md" "$out/SUMMARY.first.md"
 cargo run --release --quiet -p tournament -- report "$out"
 cmp "$out/summary.csv" "$out/summary.first.csv"
+cmp "$out/SUMMARY.md" "$out/SUMMARY.first.md"
+rm "$out/summary.first.csv" "$out/SUMMARY.first.md"
+# And it validates (percentiles, CIs, coverage of the plan, units, ratios, recomputation).
+cargo run --release --quiet -p tournament -- validate "$out"
 echo "smoke: ok"

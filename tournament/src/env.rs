@@ -104,6 +104,11 @@ pub struct Provenance {
     pub rustc: String,
     /// Build profile of this binary: `release` (no debug assertions) or `debug`.
     pub profile: String,
+    /// Cargo features of the `tournament` build that change what is measured: `slow-test` (a
+    /// deliberately slowed build, see `harness::submit_or_fail`). Empty for a normal build;
+    /// absent in env.json files written before the field existed.
+    #[serde(default)]
+    pub features: Vec<String>,
     /// `git rev-parse HEAD` of the workspace, or `unknown`.
     pub git_sha: String,
     /// Whether the work tree differed from HEAD (`git status --porcelain`, ignoring `results/`);
@@ -129,6 +134,15 @@ pub struct Provenance {
     pub clock_resolution_ns: Option<u64>,
     /// The run's options, filled in by the runner.
     pub run: RunInfo,
+}
+
+/// The measurement-relevant Cargo features this binary was built with.
+fn build_features() -> Vec<String> {
+    let mut f = Vec::new();
+    if cfg!(feature = "slow-test") {
+        f.push("slow-test".to_string());
+    }
+    f
 }
 
 /// At most this many `git status --porcelain` lines are kept in [`Provenance::git_dirty_files`].
@@ -170,6 +184,7 @@ impl Provenance {
             kernel: kernel_release(),
             rustc: command_stdout("rustc", &["-V"], None).unwrap_or_else(|| "unknown".into()),
             profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_string(),
+            features: build_features(),
             git_sha,
             git_dirty,
             git_dirty_count: dirty_lines.len() as u64,

@@ -315,6 +315,13 @@ pub fn submit_or_fail<L: EventLoop, F: FnOnce() + Send + 'static>(
     lp: &L,
     f: F,
 ) -> Result<(), SampleError> {
+    #[cfg(feature = "slow-test")]
+    {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < std::time::Duration::from_nanos(500) {
+            std::hint::spin_loop();
+        }
+    } // slowed build for `tournament compare` tests: fixed 500 ns busy-wait per submit, never a sleep
     lp.submit(f).map_err(|r| SampleError(format!("submit rejected: {}", r.reason)))
 }
 

@@ -6,10 +6,13 @@
 //! `raw.jsonl` alone (`tournament report DIR`), never from memory of a run.
 
 pub mod alloc_count;
+pub mod compare;
 pub mod contenders;
 pub mod env;
 pub mod gate;
 pub mod harness;
+pub mod index;
+pub mod merge;
 pub mod record;
 pub mod report;
 pub mod run;

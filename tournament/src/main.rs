@@ -1,7 +1,9 @@
 //! `tournament`: run the event-loop tournament, regenerate reports, list what is registered.
 //!
-//! Exit codes: 0 success; 1 a runtime failure (I/O, corrupt results); 2 bad usage (unknown flag,
-//! contender or workload — the message lists the valid names).
+//! Exit codes: 0 success; 1 a runtime failure (I/O, corrupt results) or, for `validate`,
+//! violations; 2 bad usage (unknown flag, contender or workload — the message lists the valid
+//! names). `compare`: 0 no regression, 1 regression (or a lost cell), 2 refused (provenance
+//! differs without `--descriptive`) or bad usage / unreadable run folder.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,44 @@ enum Command {
     },
     /// List contenders (with capabilities) and workloads (with parameters and timed scope).
     List,
+    /// Check a run folder: summary.csv and SUMMARY.md recomputable from raw.jsonl, percentiles
+    /// non-decreasing, CIs containing medians, every planned cell present or a declared gap,
+    /// units consistent. Exit 1 listing every violation.
+    Validate {
+        /// The run folder.
+        dir: PathBuf,
+    },
+    /// Compare two runs cell by cell (ratio of medians with a bootstrap CI) and report
+    /// regressions as markdown on stdout. Exit 0 none, 1 regression, 2 refused or bad input.
+    Compare {
+        /// The baseline run folder.
+        old: PathBuf,
+        /// The run folder to judge.
+        new: PathBuf,
+        /// Smallest slowdown that counts as a regression, e.g. `5%`.
+        #[arg(long, default_value = "5%", value_parser = tournament::compare::parse_threshold)]
+        threshold: f64,
+        /// Compare even when provenance differs: ratios only, labelled descriptive, no verdict.
+        #[arg(long)]
+        descriptive: bool,
+        /// Also write the markdown to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Descriptive cross-host table of several runs, with each host's provenance (stdout).
+    Merge {
+        /// Run folders (one per host).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Also write the markdown to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write DIR/README.md indexing the run folders under DIR (normally results/).
+    Index {
+        /// The folder holding run folders.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -55,8 +95,12 @@ struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     samples: Option<u32>,
     /// Output folder (default: results/<UTC timestamp>-<git sha>). Must not already hold a run.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
+    /// Continue an interrupted run in DIR (same options as it was started with): cells and
+    /// samples already in DIR/raw.jsonl are skipped.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// Skip the conformance gate (debugging only; recorded in env.json).
     #[arg(long)]
     no_gate: bool,
@@ -77,6 +121,70 @@ fn main() -> ExitCode {
             list();
             ExitCode::SUCCESS
         }
+        Command::Validate { dir } => validate_cmd(&dir),
+        Command::Compare { old, new, threshold, descriptive, out } => {
+            compare_cmd(&old, &new, threshold, descriptive, out.as_deref())
+        }
+        Command::Merge { dirs, out } => match tournament::merge::merge_dirs(&dirs) {
+            Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
+            Err(e) => fail(2, &format!("{e:#}")),
+        },
+        Command::Index { dir } => match tournament::index::write_index(&dir) {
+            Ok(()) => {
+                eprintln!("wrote {}/README.md", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, &format!("{e:#}")),
+        },
+    }
+}
+
+/// Prints `md` to stdout and, when asked, writes it to `out`.
+fn emit(md: &str, out: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    print!("{md}");
+    if let Some(out) = out {
+        std::fs::write(out, md).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate_cmd(dir: &std::path::Path) -> ExitCode {
+    match report::validate::validate_dir(dir) {
+        Ok(v) if v.is_empty() => {
+            eprintln!("{}: valid", dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(v) => {
+            eprintln!("{}: {} violation(s):", dir.display(), v.len());
+            eprintln!("{}", report::validate::format_violations(&v));
+            ExitCode::from(1)
+        }
+        Err(e) => fail(1, &format!("{e:#}")),
+    }
+}
+
+fn compare_cmd(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    threshold: f64,
+    descriptive: bool,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    use tournament::compare;
+    match compare::compare_dirs(old, new, threshold, descriptive) {
+        Ok(c) => {
+            let md = compare::render_markdown(&c);
+            if let Err(e) = emit(&md, out) {
+                return fail(2, &e);
+            }
+            if c.failures() > 0 {
+                eprintln!("compare: {} regression(s) or lost cell(s)", c.failures());
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(2, &e.to_string()),
     }
 }
 
@@ -106,7 +214,8 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         samples: args.samples.unwrap_or_else(|| mode.default_samples()),
         contenders,
         workloads,
-        out_dir: args.out,
+        resume: args.resume.is_some(),
+        out_dir: args.resume.or(args.out),
         gate: !args.no_gate,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };

@@ -90,6 +90,29 @@ pub struct RawSample {
     pub wake_syscalls: Option<u64>,
     /// Per-operation latencies when the workload records them.
     pub latency: Option<LatencySummary>,
+    /// Heap allocations made by the process during the timed scope (counting global allocator);
+    /// `None` when the build does not count allocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocs: Option<u64>,
+    /// Bytes requested by those allocations; `None` when not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_bytes: Option<u64>,
+    /// Secondary metrics the workload reports for this sample (name, unit, value), e.g. the
+    /// share of externals run before an internal task. Kept in raw.jsonl so nothing measured is
+    /// lost; not summarised into summary.csv columns (their set varies by workload).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<RawMetric>,
+}
+
+/// One secondary metric of a sample ([`RawSample::metrics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawMetric {
+    /// Stable name, e.g. `externals_before_internal`.
+    pub name: String,
+    /// Unit, e.g. `tasks`.
+    pub unit: String,
+    /// The value.
+    pub value: f64,
 }
 
 impl RawSample {
@@ -100,6 +123,15 @@ impl RawSample {
     /// CPU ns per task; `None` when no task ran.
     pub fn cpu_ns_per_task(&self) -> Option<f64> {
         (self.tasks > 0).then(|| self.cpu_ns as f64 / self.tasks as f64)
+    }
+    /// Wall ns per operation for per-op workloads (`ops` is `Some`); `None` for per-task
+    /// workloads or when no op ran.
+    pub fn ns_per_op(&self) -> Option<f64> {
+        self.ops.filter(|o| *o > 0).map(|o| self.wall_ns as f64 / o as f64)
+    }
+    /// The sample's primary metric in its own unit: ns/op for per-op samples, else ns/task.
+    pub fn primary_ns(&self) -> Option<f64> {
+        if self.ops.is_some() { self.ns_per_op() } else { self.ns_per_task() }
     }
     /// Voluntary context switches per task; `None` when no task ran.
     pub fn blocks_per_task(&self) -> Option<f64> {
@@ -156,20 +188,33 @@ pub const MIN_SAMPLES_FOR_OK: usize = 5;
 /// A cell whose coefficient of variation exceeds this (percent) is `unstable` (DESIGN.md rule 6).
 pub const UNSTABLE_CV_PCT: f64 = 20.0;
 
+/// Unit of the primary metric of a per-task workload (the `unit` column of `summary.csv`).
+pub const UNIT_NS_PER_TASK: &str = "ns/task";
+
+/// Default unit of the primary metric of a per-op workload when `env.json` does not name the op.
+pub const UNIT_NS_PER_OP: &str = "ns/op";
+
 /// One row of `summary.csv`: one cell (workload × param × contender) of a run, reduced from its
-/// raw samples by `report::summarize`. Column names carry their units.
+/// raw samples by `report::summarize`. Column names carry their units; `results/SCHEMA.md`
+/// documents every column.
 ///
-/// Timing statistics are over the cell's **ok** samples' per-sample ns/task
-/// (`wall_ns / tasks`); they are empty (`None`) unless the cell is measured
-/// ([`CellStatus::is_measured`]): a failed, missing, unsupported or disqualified cell has no
-/// timing, so it can never be mistaken for a fast one.
+/// **Per-task and per-op never mix.** The primary metric of a cell is wall ns per task
+/// (`unit` = `ns/task`, the `*_ns_per_task` timing columns are filled and the `*_ns_per_op`
+/// ones empty) or, for workloads whose samples carry [`RawSample::ops`], wall ns per operation
+/// (`unit` = the workload's unit, e.g. `ns/batch`; the `*_ns_per_op` columns are filled and the
+/// `*_ns_per_task` timing columns empty). `cv_pct` and the ratios are unitless and refer to the
+/// primary metric. CPU ns, blocks, wake syscalls and allocations are always per task.
+///
+/// Timing statistics are over the cell's **ok** samples; they are empty (`None`) unless the cell
+/// is measured ([`CellStatus::is_measured`]): a failed, missing, unsupported or disqualified
+/// cell has no timing, so it can never be mistaken for a fast one.
 ///
 /// Floats are written to CSV with fixed precision so output is byte-stable (Rust's `{:.N}`
 /// formatting, which rounds the exact binary value half-to-even):
 ///
 /// | columns | decimals |
 /// |---|---|
-/// | `*_ns_per_task`, `cv_pct` | 3 |
+/// | `*_ns_per_task`, `*_ns_per_op`, `cv_pct`, `tasks_per_op`, `alloc*_per_task` | 3 |
 /// | `blocks_per_task`, `wake_syscalls_per_task` | 6 |
 /// | `ratio_to_baseline`, `ratio_to_best` | 4 |
 ///
@@ -186,11 +231,16 @@ pub struct SummaryRow {
     pub status: CellStatus,
     /// Why the cell is not `ok` (gap reason, first failure and count, CV, sample count).
     pub reason: Option<String>,
+    /// Unit of the primary metric: [`UNIT_NS_PER_TASK`] or the per-op unit (e.g. `ns/batch`).
+    pub unit: String,
+    /// Tasks per operation (median over ok samples of `tasks / ops`); empty for per-task cells.
+    #[serde(with = "fixed3")]
+    pub tasks_per_op: Option<f64>,
     /// Number of ok samples.
     pub samples: u64,
     /// Number of failed samples.
     pub failed_samples: u64,
-    /// Median of per-sample wall ns/task.
+    /// Median of per-sample wall ns/task (per-task cells only).
     #[serde(with = "fixed3")]
     pub median_ns_per_task: Option<f64>,
     /// Mean of per-sample wall ns/task.
@@ -199,15 +249,11 @@ pub struct SummaryRow {
     /// Sample standard deviation (n − 1) of per-sample wall ns/task; empty below 2 samples.
     #[serde(with = "fixed3")]
     pub stddev_ns_per_task: Option<f64>,
-    /// Coefficient of variation of per-sample ns/task, percent; empty below 2 samples.
-    #[serde(with = "fixed3")]
-    pub cv_pct: Option<f64>,
     /// Lower bound of the 95% percentile-bootstrap CI of the median, ns/task; empty below
     /// [`MIN_SAMPLES_FOR_OK`] ok samples.
     #[serde(with = "fixed3")]
     pub ci95_low_ns_per_task: Option<f64>,
-    /// Upper bound of the 95% percentile-bootstrap CI of the median, ns/task; empty below
-    /// [`MIN_SAMPLES_FOR_OK`] ok samples.
+    /// Upper bound of the 95% percentile-bootstrap CI of the median, ns/task.
     #[serde(with = "fixed3")]
     pub ci95_high_ns_per_task: Option<f64>,
     /// Fastest sample, ns/task.
@@ -216,6 +262,30 @@ pub struct SummaryRow {
     /// Slowest sample, ns/task.
     #[serde(with = "fixed3")]
     pub max_ns_per_task: Option<f64>,
+    /// Median of per-sample wall ns/op (per-op cells only).
+    #[serde(with = "fixed3")]
+    pub median_ns_per_op: Option<f64>,
+    /// Mean of per-sample wall ns/op.
+    #[serde(with = "fixed3")]
+    pub mean_ns_per_op: Option<f64>,
+    /// Sample standard deviation (n − 1) of per-sample wall ns/op; empty below 2 samples.
+    #[serde(with = "fixed3")]
+    pub stddev_ns_per_op: Option<f64>,
+    /// Lower bound of the 95% percentile-bootstrap CI of the median, ns/op.
+    #[serde(with = "fixed3")]
+    pub ci95_low_ns_per_op: Option<f64>,
+    /// Upper bound of the 95% percentile-bootstrap CI of the median, ns/op.
+    #[serde(with = "fixed3")]
+    pub ci95_high_ns_per_op: Option<f64>,
+    /// Fastest sample, ns/op.
+    #[serde(with = "fixed3")]
+    pub min_ns_per_op: Option<f64>,
+    /// Slowest sample, ns/op.
+    #[serde(with = "fixed3")]
+    pub max_ns_per_op: Option<f64>,
+    /// Coefficient of variation of the per-sample primary metric, percent; empty below 2 samples.
+    #[serde(with = "fixed3")]
+    pub cv_pct: Option<f64>,
     /// Median of per-sample process CPU ns/task (all threads, user + system).
     #[serde(with = "fixed3")]
     pub cpu_ns_per_task: Option<f64>,
@@ -226,6 +296,12 @@ pub struct SummaryRow {
     /// not count them (in any ok sample).
     #[serde(with = "fixed6")]
     pub wake_syscalls_per_task: Option<f64>,
+    /// Median of per-sample heap allocations per task; empty when not counted.
+    #[serde(with = "fixed3")]
+    pub allocs_per_task: Option<f64>,
+    /// Median of per-sample allocated bytes per task; empty when not counted.
+    #[serde(with = "fixed3")]
+    pub alloc_bytes_per_task: Option<f64>,
     /// Number of latencies in the merged histogram of all ok samples; empty when the workload
     /// records none.
     pub lat_count: Option<u64>,
@@ -239,14 +315,36 @@ pub struct SummaryRow {
     pub p999_ns: Option<u64>,
     /// Largest latency in the merged histogram, ns.
     pub max_latency_ns: Option<u64>,
-    /// This median / the `baseline` contender's median in the same workload + param; empty when
-    /// this cell or the baseline cell is not measured.
+    /// This median / the `baseline` contender's median in the same workload + param (primary
+    /// metric); empty when this cell or the baseline cell is not measured.
     #[serde(with = "fixed4")]
     pub ratio_to_baseline: Option<f64>,
     /// This median / the smallest median among measured cells of the same workload + param
     /// (1 for the lowest); empty when this cell is not measured.
     #[serde(with = "fixed4")]
     pub ratio_to_best: Option<f64>,
+}
+
+impl SummaryRow {
+    /// Whether the primary metric is per operation (`unit` is not [`UNIT_NS_PER_TASK`]).
+    pub fn is_per_op(&self) -> bool {
+        self.unit != UNIT_NS_PER_TASK
+    }
+
+    /// The primary median (ns/task or ns/op, see `unit`) if the cell is measured.
+    pub fn median(&self) -> Option<f64> {
+        let m = if self.is_per_op() { self.median_ns_per_op } else { self.median_ns_per_task };
+        m.filter(|_| self.status.is_measured())
+    }
+
+    /// The primary CI `(low, high)` (unit as `unit`), when both bounds are present.
+    pub fn ci95(&self) -> Option<(f64, f64)> {
+        if self.is_per_op() {
+            self.ci95_low_ns_per_op.zip(self.ci95_high_ns_per_op)
+        } else {
+            self.ci95_low_ns_per_task.zip(self.ci95_high_ns_per_task)
+        }
+    }
 }
 
 /// Stable id of the reference contender that `ratio_to_baseline` divides by.

@@ -174,6 +174,41 @@ pub fn bootstrap_median_ci(xs: &[f64]) -> Option<(f64, f64)> {
     Some((nearest_rank(&medians, tail)?, nearest_rank(&medians, 100.0 - tail)?))
 }
 
+/// 95% confidence interval of the ratio of medians `median(new) / median(old)` by the
+/// percentile bootstrap (Efron and Tibshirani 1993, ch. 13, applied to a two-sample statistic):
+/// [`BOOTSTRAP_RESAMPLES`] times, resample `old` and `new` independently with replacement (each
+/// at its own size), take the ratio of the two resample medians, and return the 2.5th and
+/// 97.5th nearest-rank percentiles of those ratios as `(low, high)`. The ratio is unitless.
+///
+/// Deterministic like [`bootstrap_median_ci`] (inputs sorted first, one `ChaCha8Rng` seeded with
+/// [`BOOTSTRAP_SEED`], `old` drawn before `new` in each round). `None` when either slice is
+/// empty or a resampled `old` median is not positive (a ratio would be meaningless).
+pub fn bootstrap_ratio_of_medians_ci(old: &[f64], new: &[f64]) -> Option<(f64, f64)> {
+    if old.is_empty() || new.is_empty() {
+        return None;
+    }
+    let (a, b) = (sorted(old), sorted(new));
+    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let (mut ra, mut rb) = (vec![0.0; a.len()], vec![0.0; b.len()]);
+    let mut ratios = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        for (src, dst) in [(&a, &mut ra), (&b, &mut rb)] {
+            for slot in dst.iter_mut() {
+                *slot = src[index_below(&mut rng, src.len())];
+            }
+            dst.sort_unstable_by(cmp_f64);
+        }
+        let den = median_of_sorted(&ra);
+        if den <= 0.0 {
+            return None;
+        }
+        ratios.push(median_of_sorted(&rb) / den);
+    }
+    ratios.sort_unstable_by(cmp_f64);
+    let tail = (100.0 - CI_LEVEL_PCT) / 2.0;
+    Some((nearest_rank(&ratios, tail)?, nearest_rank(&ratios, 100.0 - tail)?))
+}
+
 /// A new empty latency histogram: auto-resizing, [`LATENCY_SIGFIGS`] significant digits, values
 /// in ns. Workloads should record into histograms made here so all samples of a cell merge
 /// without loss.

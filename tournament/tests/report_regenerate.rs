@@ -3,200 +3,16 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::env::{Provenance, RunInfo, WorkloadInfo};
-use tournament::record::{
-    CellStatus, LatencySummary, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow,
-};
+use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
 use tournament::report::{self, regenerate, summarize};
-use tournament::stats::{latency_summary, new_latency_histogram};
 
-const RUN: &str = "20260101T000000Z-abc1234";
-const TASKS: u64 = 1000;
-
-fn rec(w: &str, p: &str, c: &str, sample: u32, ns_per_task: f64) -> RawSample {
-    RawSample {
-        schema: RAW_SCHEMA_VERSION,
-        run_id: RUN.into(),
-        workload: w.into(),
-        param: p.into(),
-        contender: c.into(),
-        sample,
-        status: SampleStatus::Ok,
-        reason: None,
-        tasks: TASKS,
-        ops: None,
-        wall_ns: (ns_per_task * TASKS as f64).round() as u64,
-        cpu_ns: (2.0 * ns_per_task * TASKS as f64).round() as u64,
-        voluntary_switches: 10,
-        wake_syscalls: Some(5),
-        latency: None,
-    }
-}
-
-fn gap(w: &str, p: &str, c: &str, status: SampleStatus, why: &str) -> RawSample {
-    RawSample {
-        status,
-        reason: Some(why.into()),
-        tasks: 0,
-        wall_ns: 0,
-        cpu_ns: 0,
-        voluntary_switches: 0,
-        wake_syscalls: None,
-        ..rec(w, p, c, 0, 0.0)
-    }
-}
-
-fn failed(w: &str, p: &str, c: &str, sample: u32, why: &str) -> RawSample {
-    RawSample {
-        status: SampleStatus::Failed,
-        reason: Some(why.into()),
-        ..rec(w, p, c, sample, 1.0)
-    }
-}
-
-fn lat(values: impl Iterator<Item = u64>) -> LatencySummary {
-    let mut h = new_latency_histogram();
-    for v in values {
-        h.record(v).unwrap();
-    }
-    latency_summary(&h)
-}
-
-/// The samples of a run, in harness order (gap records first, then samples interleaved).
-fn samples() -> Vec<RawSample> {
-    let mut v = Vec::new();
-    let (w, p) = ("burst", "b=100");
-    v.push(gap(w, p, "alt-two", SampleStatus::Unsupported, "unsupported: lacks timers"));
-    v.push(gap(
-        w,
-        p,
-        "alt-dq",
-        SampleStatus::Disqualified,
-        "failed the conformance gate: lost task",
-    ));
-    let baseline = [100.0, 101.0, 99.0, 100.0, 100.5];
-    let main = [50.0, 51.0, 49.0, 50.0, 50.5];
-    let unstable = [20.0, 40.0, 20.0, 40.0, 30.0]; // mean 30, sd 10, CV 33.3 %
-    let alt_one = [60.0, 61.0, 0.0, 60.0, 0.0]; // samples 2 and 4 fail
-    for s in 0..5u32 {
-        let i = s as usize;
-        v.push(rec(w, p, "baseline", s, baseline[i]));
-        v.push(rec(w, p, "main", s, main[i]));
-        v.push(rec(w, p, "alt-three", s, unstable[i]));
-        v.push(match s {
-            2 => failed(w, p, "alt-one", s, "lost 3 tasks"),
-            4 => failed(w, p, "alt-one", s, "timed out after 30 s"),
-            _ => rec(w, p, "alt-one", s, alt_one[i]),
-        });
-        if s < 3 {
-            v.push(rec(w, p, "tokio-ct", s, 70.0)); // too few samples
-        }
-    }
-    // Second param: tokio-ct has no record at all (a missing cell).
-    let p = "b=1000";
-    v.push(gap(w, p, "alt-two", SampleStatus::Unsupported, "unsupported: lacks timers"));
-    v.push(gap(
-        w,
-        p,
-        "alt-dq",
-        SampleStatus::Disqualified,
-        "failed the conformance gate: lost task",
-    ));
-    for s in 0..5u32 {
-        v.push(rec(w, p, "baseline", s, 80.0 + s as f64));
-        v.push(rec(w, p, "main", s, 40.0 + s as f64 * 0.5));
-        v.push(rec(w, p, "alt-three", s, 45.0));
-        v.push(rec(w, p, "alt-one", s, 90.0));
-    }
-    // A latency workload: baseline and main record latencies; the others are gaps.
-    let (w, p) = ("ping", "n=1");
-    for c in ["alt-two", "alt-dq", "alt-one", "alt-three", "tokio-ct"] {
-        v.push(gap(w, p, c, SampleStatus::Unsupported, "no readiness"));
-    }
-    for s in 0..5u64 {
-        let mut b = rec(w, p, "baseline", s as u32, 2000.0);
-        b.latency = Some(lat((1..=100).map(|x| x + s * 100))); // union: 1..=500
-        b.wake_syscalls = None;
-        v.push(b);
-        let mut m = rec(w, p, "main", s as u32, 1000.0);
-        m.latency = Some(lat((1..=10).map(|x| x * 10)));
-        v.push(m);
-    }
-    v
-}
-
-fn provenance() -> Provenance {
-    Provenance {
-        schema: tournament::env::ENV_SCHEMA_VERSION,
-        run_id: RUN.into(),
-        started_utc: "2026-01-01T00:00:00Z".into(),
-        hostname: "test-host".into(),
-        cpu_model: "Test CPU".into(),
-        logical_cores: Some(8),
-        available_parallelism: Some(8),
-        virtualization: "none".into(),
-        virtualization_source: "systemd-detect-virt".into(),
-        os: "linux".into(),
-        arch: "x86_64".into(),
-        kernel: "6.1.0".into(),
-        rustc: "rustc 1.95.0".into(),
-        profile: "release".into(),
-        git_sha: "abc1234000000000000000000000000000000000".into(),
-        git_dirty: Some(false),
-        git_dirty_count: 0,
-        git_dirty_files: vec![],
-        crate_versions: [("tokio".to_string(), "1.54.1".to_string())].into(),
-        cargo_lock: None,
-        pinning: "none".into(),
-        allocator: "system".into(),
-        clock: "CLOCK_MONOTONIC".into(),
-        clock_resolution_ns: Some(1),
-        run: RunInfo {
-            mode: "quick".into(),
-            samples: 5,
-            contenders: vec![],
-            workloads: vec![WorkloadInfo {
-                id: "burst".into(),
-                description: "Bursts of B tasks | from one producer.".into(),
-                timed_scope: "first submit until the last task ran".into(),
-                unit: "one submitted task".into(),
-                params: vec!["b=100".into(), "b=1000".into()],
-            }],
-            gate: true,
-            command_line: "tournament run --quick".into(),
-        },
-    }
-}
-
-fn write_run(dir: &Path, samples: &[RawSample]) {
-    let mut text = String::new();
-    for s in samples {
-        text.push_str(&serde_json::to_string(s).unwrap());
-        text.push('\n');
-    }
-    fs::write(dir.join("raw.jsonl"), text).unwrap();
-    provenance().write_json(dir).unwrap();
-}
-
-fn read_csv(dir: &Path) -> Vec<SummaryRow> {
-    let mut r = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
-    r.deserialize().map(|row| row.unwrap()).collect()
-}
-
-fn row<'a>(rows: &'a [SummaryRow], w: &str, p: &str, c: &str) -> &'a SummaryRow {
-    rows.iter()
-        .find(|r| r.workload == w && r.param == p && r.contender == c)
-        .unwrap_or_else(|| panic!("no row {w} {p} {c}"))
-}
-
-fn close(a: Option<f64>, b: f64) -> bool {
-    a.is_some_and(|a| (a - b).abs() < 1e-6)
-}
+mod report_fixture;
+use report_fixture::*;
 
 #[test]
 fn regenerate_writes_summary_and_is_byte_identical() {
     let tmp = tempfile::tempdir().unwrap();
-    write_run(tmp.path(), &samples());
+    write_run(tmp.path(), &valid_samples());
     regenerate(tmp.path()).unwrap();
     let csv1 = fs::read(tmp.path().join("summary.csv")).unwrap();
     let md1 = fs::read(tmp.path().join("SUMMARY.md")).unwrap();
@@ -209,12 +25,14 @@ fn regenerate_writes_summary_and_is_byte_identical() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["SUMMARY.md", "env.json", "raw.jsonl", "summary.csv"]);
+    assert_eq!(names, ["SUMMARY.md", "env.json", "plots", "raw.jsonl", "summary.csv"]);
+    let svgs = fs::read_dir(tmp.path().join("plots")).unwrap().count();
+    assert_eq!(svgs, 3, "one bar chart per (workload, param) with a measured cell");
 
     // The CSV reads back into the same rows as summarize() produces (at CSV precision).
     let rows = read_csv(tmp.path());
     assert_eq!(rows.len(), 3 * 7);
-    let direct = summarize(&samples());
+    let direct = summarize(&valid_samples());
     let key = |r: &SummaryRow| (r.workload.clone(), r.param.clone(), r.contender.clone(), r.status);
     assert_eq!(
         rows.iter().map(key).collect::<Vec<_>>(),
@@ -225,16 +43,19 @@ fn regenerate_writes_summary_and_is_byte_identical() {
 #[test]
 fn csv_header_and_fixed_precision() {
     let tmp = tempfile::tempdir().unwrap();
-    write_run(tmp.path(), &samples());
+    write_run(tmp.path(), &valid_samples());
     regenerate(tmp.path()).unwrap();
     let text = fs::read_to_string(tmp.path().join("summary.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "workload,param,contender,status,reason,samples,failed_samples,median_ns_per_task,\
-         mean_ns_per_task,stddev_ns_per_task,cv_pct,ci95_low_ns_per_task,ci95_high_ns_per_task,\
-         min_ns_per_task,max_ns_per_task,cpu_ns_per_task,blocks_per_task,wake_syscalls_per_task,\
-         lat_count,p50_ns,p90_ns,p99_ns,p999_ns,max_latency_ns,ratio_to_baseline,ratio_to_best"
+        "workload,param,contender,status,reason,unit,tasks_per_op,samples,failed_samples,\
+         median_ns_per_task,mean_ns_per_task,stddev_ns_per_task,ci95_low_ns_per_task,\
+         ci95_high_ns_per_task,min_ns_per_task,max_ns_per_task,median_ns_per_op,mean_ns_per_op,\
+         stddev_ns_per_op,ci95_low_ns_per_op,ci95_high_ns_per_op,min_ns_per_op,max_ns_per_op,\
+         cv_pct,cpu_ns_per_task,blocks_per_task,wake_syscalls_per_task,allocs_per_task,\
+         alloc_bytes_per_task,lat_count,p50_ns,p90_ns,p99_ns,p999_ns,max_latency_ns,\
+         ratio_to_baseline,ratio_to_best"
     );
     assert_eq!(
         report::render_csv(&[]).unwrap(),
@@ -246,12 +67,11 @@ fn csv_header_and_fixed_precision() {
     let derived = String::from_utf8(w.into_inner().unwrap()).unwrap();
     assert_eq!(derived.lines().next().unwrap(), report::SUMMARY_COLUMNS.join(","));
     let main = lines.find(|l| l.starts_with("burst,b=100,main,")).unwrap();
-    // median 50, mean 50.1, min 49, max 51, cpu 100, blocks 0.01, wakes 0.005, ratios 0.5 / 1.6667.
-    assert!(main.starts_with("burst,b=100,main,ok,,5,0,50.000,50.100,"), "{main}");
-    assert!(
-        main.contains(",49.000,51.000,100.000,0.010000,0.005000,,,,,,,0.5000,1.6667"),
-        "{main}"
-    );
+    // median 50, mean 50.1, min 49, max 51, no per-op columns, cpu 100, blocks 0.01,
+    // wakes 0.005, no allocation counts, no latencies, ratios 0.5 / 1.6667.
+    assert!(main.starts_with("burst,b=100,main,ok,,ns/task,,5,0,50.000,50.100,"), "{main}");
+    assert!(main.contains(",49.000,51.000,,,,,,,,"), "{main}");
+    assert!(main.contains(",100.000,0.010000,0.005000,,,,,,,,,0.5000,1.6667"), "{main}");
     assert!(!text.contains("NaN") && !text.contains("inf"));
     assert!(!text.contains('\r'));
 }
@@ -381,7 +201,9 @@ fn latency_percentiles_over_merged_samples() {
 fn markdown_content() {
     let tmp = tempfile::tempdir().unwrap();
     write_run(tmp.path(), &samples());
-    regenerate(tmp.path()).unwrap();
+    // The fixture has a missing cell: the reports are written, then validation fails naming it.
+    let err = format!("{:#}", regenerate(tmp.path()).unwrap_err());
+    assert!(err.contains("[coverage] burst · b=1000 · tokio-ct"), "{err}");
     let md = fs::read_to_string(tmp.path().join("SUMMARY.md")).unwrap();
     for needle in [
         "# Tournament run `20260101T000000Z-abc1234`",
@@ -395,7 +217,8 @@ fn markdown_content() {
         "No fastest declared: the lowest median belongs to `alt-three`, whose cell is unstable.",
         "| 1 | `main` | 41.0 |",
         "ok, **fastest**",
-        "(No description of this workload was recorded in env.json.)",
+        "## Leaderboard",
+        "![burst b=100: median ns/task with 95% CI](plots/burst__b_100.svg)",
         "## Declared gaps and failures",
         "- `burst` · `b=100` · `alt-two`: **unsupported** — unsupported: lacks timers",
         "- `burst` · `b=100` · `alt-one`: **failed** — lost 3 tasks (sample #2; 2 of 5 samples failed)",

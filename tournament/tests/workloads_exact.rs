@@ -12,6 +12,9 @@ use tournament::workloads::{Mode, WORKLOADS, run_sample};
 #[test]
 fn every_workload_runs_exactly_its_tasks_on_baseline() {
     for w in WORKLOADS {
+        if w.requires.iter().any(|cap| !BaselineLoop::CAPABILITIES.supports(*cap)) {
+            continue; // a declared gap of baseline: covered against other loops elsewhere
+        }
         for p in (w.params)(Mode::Smoke) {
             let out = run_sample::<BaselineLoop>(w.id, &p, &LoopConfig::default())
                 .unwrap_or_else(|e| panic!("{} {}: {e}", w.id, p.id));
@@ -22,9 +25,11 @@ fn every_workload_runs_exactly_its_tasks_on_baseline() {
             if w.id == "ping-pong-latency" {
                 let h = out.latency.expect("latency workload records a histogram");
                 assert_eq!(h.len(), p.tasks, "one latency per round trip");
-            } else {
+            } else if matches!(w.id, "ping-pong" | "burst" | "multi-producer") {
                 assert!(out.latency.is_none());
             }
+            // Per-op units carry their op count; per-task units do not.
+            assert_eq!(out.ops.is_some(), !w.unit.starts_with("ns/task"), "{} {}", w.id, w.unit);
         }
     }
 }
@@ -56,7 +61,8 @@ fn unknown_workload_is_an_error() {
 /// Baseline that rejects every submission after the first `LIMIT` (warm-up included).
 struct RejectsAfter(BaselineLoop, AtomicU64);
 
-const LIMIT: u64 = 150;
+/// Warm-up uses 100 submits in smoke runs, so the timed part hits the limit after 10 more.
+const LIMIT: u64 = 110;
 
 impl EventLoop for RejectsAfter {
     const CAPABILITIES: Capabilities = BaselineLoop::CAPABILITIES;
@@ -75,6 +81,19 @@ impl EventLoop for RejectsAfter {
     fn submit_internal<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), Rejected<F>> {
         self.submit(f)
     }
+    fn schedule_timer<F: FnOnce() + Send + 'static>(
+        &self,
+        delay: Duration,
+        f: F,
+    ) -> Result<loop_api::TimerId, Rejected<F>> {
+        if self.1.fetch_add(1, Ordering::Relaxed) >= LIMIT {
+            return Err(Rejected::terminated(f));
+        }
+        self.0.schedule_timer(delay, f)
+    }
+    fn cancel_timer(&self, id: loop_api::TimerId) -> Result<bool, loop_api::OpError> {
+        self.0.cancel_timer(id)
+    }
     fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         self.0.shutdown(timeout)
     }
@@ -89,18 +108,15 @@ impl EventLoop for RejectsAfter {
 #[test]
 fn a_rejected_submit_fails_the_sample_in_every_workload() {
     for w in WORKLOADS {
+        if w.requires.iter().any(|cap| !RejectsAfter::CAPABILITIES.supports(*cap)) {
+            continue;
+        }
         for p in (w.params)(Mode::Smoke) {
-            // Warm-up uses 100 submits, so the timed part hits the limit after 50.
             let e =
                 run_sample::<RejectsAfter>(w.id, &p, &LoopConfig::default()).err().unwrap_or_else(
                     || panic!("{} {}: sample succeeded despite rejections", w.id, p.id),
                 );
-            assert!(
-                e.0.contains("submit rejected: loop has been terminated"),
-                "{} {}: {e}",
-                w.id,
-                p.id
-            );
+            assert!(e.0.contains("rejected: loop has been terminated"), "{} {}: {e}", w.id, p.id);
         }
     }
 }

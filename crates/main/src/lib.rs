@@ -1,1 +1,627 @@
-//! `loop-main`: placeholder until the loop is implemented.
+//! # loop-main: the flagship event loop of the tournament
+//!
+//! [`MainLoop`] is a single-threaded, callback-style event loop built to be as cheap as the
+//! reference machine allows (`../shared/reference/anchors.md`), while holding every property of
+//! the `loop-api` contract (checked by `loop-conformance`, `tests/conformance.rs`).
+//!
+//! ## Design
+//!
+//! * **Lock-free MPSC ingress, no allocation per task.** External tasks, internal tasks and
+//!   microtasks scheduled from other threads go into three [`queue`](crate::queue) instances: an
+//!   unbounded segmented MPSC queue (SegQueue's index/segment scheme, single consumer) whose
+//!   finished 128-slot segments are recycled through a pool instead of freed. Each slot holds a
+//!   32-byte [`Task`](crate::task): a closure whose captures fit in
+//!   [`INLINE_CAPTURE_BYTES`] (24 bytes) is stored in it by value, a larger one is boxed. After
+//!   warm-up a small closure costs no allocation at all (`tests/alloc.rs` counts them).
+//! * **Batch drain with a budget.** Each tick runs: readiness callbacks, due timers, every
+//!   internal task, then up to [`LoopConfig::batch_budget`] external tasks (checking the
+//!   internal queue before each), then foreign microtasks. After *every* callback the microtask
+//!   checkpoint runs loop-local microtasks (a `VecDeque` ring; it grows, never drops one) and
+//!   foreign ones until both are empty.
+//! * **Wake-ups only when needed.** A state word holds the loop's sleep mode; producers pay a
+//!   futex wake or an eventfd write only if it says the loop sleeps, and only the first of them
+//!   per sleep (a CAS-claimed wake-pending bit). Before sleeping the loop spins for at most
+//!   [`LoopConfig::spin_before_sleep`] re-checking its queues without any write. It sleeps with
+//!   `std::thread::park` (a futex) when no fd is registered, and in `mio::Poll` (epoll, woken by
+//!   `mio::Waker`'s eventfd) when one is, or when [`LoopConfig::always_poll`] is set.
+//! * **Timers** in a binary min-heap keyed by `(deadline, sequence)` with lazy cancellation,
+//!   behind a mutex (scheduling and cancelling from any thread is rare next to task traffic; the
+//!   loop looks at the heap only when a relaxed "timers pending" hint says so).
+//! * **Readiness** through mio, one fresh generation token per registration so a stale event
+//!   never reaches a new registration of a reused fd number; level-triggered behaviour is
+//!   emulated by re-arming the fd after each callback.
+//! * Every callback (task, microtask, timer, readiness, drop during the drain) runs under
+//!   `catch_unwind`; a panic is counted in [`LoopStats::panics`] and the loop goes on.
+//! * **The consumer token.** The pop ends of the queues are guarded by a spin token the loop
+//!   holds except while user code runs (one uncontended swap per callback), so
+//!   [`EventLoop::close`] can drop every queued closure from any thread before it returns.
+//!
+//! ## The wake-up protocol, step by step
+//!
+//! The state word (`state.rs`) is one `AtomicU64`: sleep mode (running / PARKED / POLLING,
+//! written only by the loop thread), a WAKE_PENDING bit, the lifecycle flags STOP, CLOSED,
+//! DONE, and the number of submissions *in flight*.
+//!
+//! Producer (`submit`, `submit_internal`, foreign `schedule_microtask`, `schedule_timer`,
+//! `register_readable`):
+//!
+//! 1. **Enter**: `fetch_add(IN_FLIGHT)`. If the returned value has STOP/CLOSED/DONE set (and
+//!    the caller is not the loop thread draining), leave again and reject, handing the closure
+//!    back.
+//! 2. **Publish**: push the task (slot written, `ready` flag stored with release).
+//! 3. **Leave**: `fetch_sub(IN_FLIGHT)` (acq-rel). Its result tells the producer whether the loop
+//!    had published a sleep mode *before* this read-modify-write.
+//! 4. If it shows a sleep mode and no WAKE_PENDING: CAS WAKE_PENDING in (only while a mode is
+//!    set); the one producer whose CAS succeeds wakes the loop the way the mode says
+//!    (`Thread::unpark` for PARKED, `mio::Waker::wake` for POLLING) and counts a wake syscall.
+//!    Every other submission counts a wake elided.
+//!
+//! Loop (`driver.rs`, `idle`):
+//!
+//! 1. Spin (bounded) re-checking the queues' head slots; work found → run it.
+//! 2. Choose the sleep mode (POLLING if fds are registered or `always_poll`, else PARKED) and
+//!    publish it with `fetch_or(mode)` (acq-rel) on the same word.
+//! 3. Re-check: every queue, whether the choice of mode is still right (an fd registered since
+//!    means PARKED would miss its events), the timer heap, and — from the value step 2 returned —
+//!    CLOSED, or STOP with no submission in flight (then the loop has drained and stops).
+//!    Anything found: clear the mode and go back to work.
+//! 4. Sleep (`park` / `park_timeout` to the next deadline, or `epoll_wait`); on waking, clear the
+//!    mode and WAKE_PENDING together (`fetch_and`).
+//!
+//! Why no wake-up is lost: the producer's leave (3) and the loop's publish (2) are
+//! read-modify-writes of the same location, so one precedes the other in its modification
+//! order. If the leave comes first, the loop's acquire RMW reads a value in the release sequence
+//! of the leave, so the loop's re-check (3) sees the task. If the publish comes first, the
+//! leave reads the mode and the producer wakes the loop; the wake cannot be lost in turn because
+//! `unpark` before `park` makes `park` return, and an eventfd write before `epoll_wait` leaves
+//! the fd readable. A submission still in flight at the re-check leaves later and so sees the
+//! mode. The loop thread alone writes the mode, and it chooses the mode before publishing it and
+//! re-checks the reason for the choice afterwards, so a mode switch cannot lose a wake-up either
+//! (the hazard `contenders.md` §3a/§9 describes). At most one wake per sleep: WAKE_PENDING is
+//! set by CAS only while a mode is published and cleared only by the loop when it wakes.
+//! `tests/loom_wake.rs` model-checks this on the real code.
+//!
+//! ## Lifecycle semantics (the same choices as `loop-baseline`)
+//!
+//! * **`run`** makes the calling thread the loop thread; a second concurrent `run` returns
+//!   [`RunError::AlreadyRunning`], `run` after the loop stopped (or was closed, even before it
+//!   ran) returns [`RunError::Terminated`].
+//! * **`shutdown(timeout)`** is conserving. From then on only the loop thread may submit tasks
+//!   and microtasks (so draining tasks and destructors can still submit, and those run too);
+//!   other threads are rejected with their closure back. Submissions that entered before STOP
+//!   are in flight and the loop waits for them (the in-flight count), so an accepted task always
+//!   runs. The loop stops when no task, microtask or due timer is left and nothing is in flight;
+//!   `run` returns `Ok(())`; every `shutdown` caller waits (at most `timeout`) for that and gets
+//!   `Ok(())`, or [`ShutdownError::Timeout`] (the stop stays requested). From inside a task it
+//!   only requests the stop. Before `run`, it records the stop; `run` drains and returns `Ok`.
+//! * **Pending timers at shutdown:** `schedule_timer` (and `register_readable`) are rejected
+//!   from every thread once a shutdown is requested; timers already due fire during the drain;
+//!   timers still pending when the drain is otherwise complete are dropped (destructors run
+//!   isolated on the loop thread) and counted in [`LoopStats::tasks_dropped`].
+//! * **`close()`** marks the loop closed (rejecting all new work), waits for submissions in
+//!   flight to finish publishing, takes the consumer token and every queued task, microtask and
+//!   pending timer, drops them on the caller's thread (isolated), counts them in
+//!   [`LoopStats::tasks_dropped`], wakes the loop and returns how many. A task already running
+//!   finishes; nothing else starts. `run` returns `Ok(())`; later `close` calls return 0;
+//!   `shutdown` returns [`ShutdownError::Closed`]. Readiness registrations are removed too (their
+//!   callbacks dropped, not counted: they are not queued work).
+//! * **Drop** of a loop that never ran drops every queued closure exactly once (the queues and the
+//!   timer heap own them), without waiting for anything.
+//!
+//! ## Configuration honoured
+//!
+//! All [`LoopConfig`] knobs: `batch_budget` (external tasks per tick), `spin_before_sleep`
+//! (`Duration::ZERO` sleeps at once), `inline_tasks` (`false` boxes every closure, the
+//! `main/boxed` ablation), `always_poll` (sleep in epoll even without fds, the `main/always-epoll`
+//! ablation).
+//!
+//! ## Statistics
+//!
+//! Loop-side counters are single-writer relaxed atomics (a load and a store, no locked
+//! instruction). `wake_syscalls` and `wakes_elided` are counted by producers, exactly one of the
+//! two per accepted submission (microtasks scheduled on the loop thread count as elided);
+//! `wake_syscalls` also counts wakes issued by `shutdown`, `close` and rejected entrants.
+//! `sleeps` counts parks and blocking polls, `polls` every `epoll_wait`, `ticks` every
+//! iteration of the main cycle, `max_batch` the most external tasks run in one tick.
+//!
+//! ## Measurements that justified the choices
+//!
+//! See the section "Measurements" at the end of this page.
+//!
+//! ## Verification
+//!
+//! Unit tests next to the code; `tests/conformance.rs` (the whole conformance suite, default
+//! config and each ablation's config); `tests/alloc.rs` (a counting global allocator: zero
+//! allocations per task after warm-up); `tests/loom_wake.rs`, run with
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p loop-main --test
+//! loom_wake`.
+//!
+//! ## Measurements
+//!
+//! (filled in below)
+
+mod consumer;
+mod counters;
+mod driver;
+mod io;
+mod queue;
+mod state;
+mod sync;
+mod task;
+mod timers;
+
+use std::fmt;
+use std::io as stdio;
+use std::os::fd::RawFd;
+use std::sync::atomic::AtomicBool as HintBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, OpError, RejectReason, Rejected, RunError,
+    ShutdownError, TimerId,
+};
+
+use crate::consumer::Consumer;
+use crate::counters::Counters;
+use crate::io::{Io, RegisterError};
+use crate::queue::Queue;
+use crate::state::{CLOSED, DONE, PARKED, POLLING, STOP, StateWord, in_flight};
+use crate::sync::{Condvar, Mutex, Parker, current_loop, set_current_loop};
+use crate::task::Task;
+use crate::timers::Timers;
+
+pub use crate::task::INLINE_CAPTURE_BYTES;
+
+/// Where the loop is in its life. Moves only forward: `Idle` → `Running` → `Stopped`, or
+/// `Idle` → `Stopped` (closed before it ran).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Running,
+    Stopped,
+}
+
+/// What `shutdown` callers wait on.
+struct Lifecycle {
+    phase: Phase,
+    /// The drain completed; `shutdown` callers return `Ok`.
+    drained: bool,
+    /// `close` was called; `shutdown` callers return `Err(Closed)`.
+    closed: bool,
+}
+
+/// The flagship loop: lock-free inline-task ingress, wake-ups only on the sleeping transition,
+/// bounded spin, futex or epoll sleep. See the [crate documentation](crate) for the design, the
+/// wake-up protocol and the exact lifecycle semantics.
+///
+/// Create it with [`EventLoop::new`], share it as `Arc<MainLoop>`, call [`EventLoop::run`] on the
+/// thread that should execute the callbacks.
+pub struct MainLoop {
+    state: StateWord,
+    external: Queue<Task>,
+    internal: Queue<Task>,
+    foreign_micro: Queue<Task>,
+    consumer: Consumer,
+    timers: Mutex<Timers>,
+    /// "The heap may hold timers": lets a tick skip the timer lock. Only a hint; the sleep
+    /// decision reads the heap under its lock.
+    timers_hint: HintBool,
+    io: Io,
+    /// The loop thread's park token (registered by `run` before the loop can first publish
+    /// PARKED).
+    parker: Parker,
+    lifecycle: Mutex<Lifecycle>,
+    lifecycle_changed: Condvar,
+    budget: u64,
+    spin: Duration,
+    inline: bool,
+    always_poll: bool,
+    counters: Counters,
+}
+
+impl fmt::Debug for MainLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MainLoop").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+/// Lifecycle flags that stop a submission.
+const STOPPED_MASK: u64 = STOP | CLOSED | DONE;
+
+impl MainLoop {
+    /// Whether the calling thread is this loop's thread, inside `run`.
+    fn on_loop_thread(&self) -> bool {
+        current_loop() == self as *const Self as usize
+    }
+
+    /// Whether a submission may enter given state `s`. While a shutdown drains, only the loop
+    /// thread may add tasks (`allow_drain`), never timers or registrations.
+    fn admits(&self, s: u64, allow_drain: bool) -> bool {
+        if s & STOPPED_MASK == 0 {
+            return true;
+        }
+        allow_drain && s & (CLOSED | DONE) == 0 && self.on_loop_thread()
+    }
+
+    /// Step 1 of the producer protocol. On `false` the caller rejects; the in-flight count is
+    /// already restored.
+    fn enter(&self, allow_drain: bool) -> bool {
+        // A plain load first, so a stopped loop rejects without touching the in-flight count
+        // (which `close` waits to see at zero).
+        if !self.admits(self.state.load(), allow_drain) {
+            return false;
+        }
+        if self.admits(self.state.enter(), allow_drain) {
+            return true;
+        }
+        // Lost a race with shutdown/close. The loop may be waiting for us to leave.
+        let s = self.state.leave();
+        self.wake_if_asleep(s, false);
+        false
+    }
+
+    /// Steps 3–4 of the producer protocol, after publishing.
+    fn leave(&self) {
+        let s = self.state.leave();
+        self.wake_if_asleep(s, true);
+    }
+
+    /// Wakes the loop if `s` (read by the caller's own read-modify-write) shows it asleep and
+    /// nobody claimed this sleep's wake-up yet. Counts the outcome; `elided` says whether a
+    /// skipped wake counts in `wakes_elided` (submissions only).
+    fn wake_if_asleep(&self, s: u64, elided: bool) {
+        match self.state.claim_wake(s) {
+            Some(PARKED) => {
+                self.parker.unpark();
+                self.counters.wake_syscalls.add(1);
+            }
+            Some(POLLING) => {
+                self.io.wake();
+                self.counters.wake_syscalls.add(1);
+            }
+            _ => {
+                if elided {
+                    self.counters.wakes_elided.add(1);
+                }
+            }
+        }
+    }
+
+    /// The submit path shared by the three MPSC queues.
+    fn push_to<F>(&self, queue: &Queue<Task>, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if !self.enter(true) {
+            return Err(Rejected::terminated(f));
+        }
+        queue.push(Task::new(f, self.inline));
+        self.leave();
+        Ok(())
+    }
+
+    /// Marks the loop stopped when `run` ends, however it ends, and releases `shutdown` callers.
+    fn finish_run(&self, closed: bool) {
+        self.state.set_flag(DONE);
+        set_current_loop(0);
+        let callbacks = self.io.unregister_all();
+        for cb in callbacks {
+            self.isolate(move || drop(cb));
+        }
+        let mut lc = self.lifecycle.lock();
+        lc.phase = Phase::Stopped;
+        if !closed && !lc.closed {
+            lc.drained = true;
+        }
+        self.lifecycle_changed.notify_all();
+    }
+}
+
+/// Ends a `run`: on unwind (only possible through a bug in this crate, since callbacks are
+/// isolated) closes the loop first, so queued work is dropped and counted and no `shutdown`
+/// caller waits for a drain that will never come.
+struct RunGuard<'a>(&'a MainLoop);
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        let panicking = std::thread::panicking();
+        if panicking {
+            self.0.close();
+        }
+        let closed = self.0.state.load() & CLOSED != 0;
+        self.0.finish_run(panicking || closed);
+    }
+}
+
+impl EventLoop for MainLoop {
+    /// Everything: internal priority, microtasks, timers, readiness; every knob honoured; wake
+    /// syscalls and elided wakes counted exactly.
+    const CAPABILITIES: Capabilities = Capabilities::ALL;
+
+    /// Creates an idle loop with its epoll instance and eventfd waker.
+    ///
+    /// # Errors
+    /// The epoll instance or the eventfd could not be created.
+    fn new(config: &LoopConfig) -> stdio::Result<Self> {
+        Ok(Self {
+            state: StateWord::new(),
+            external: Queue::new(),
+            internal: Queue::new(),
+            foreign_micro: Queue::new(),
+            consumer: Consumer::new(),
+            timers: Mutex::new(Timers::new()),
+            timers_hint: HintBool::new(false),
+            io: Io::new()?,
+            parker: Parker::new(),
+            lifecycle: Mutex::new(Lifecycle { phase: Phase::Idle, drained: false, closed: false }),
+            lifecycle_changed: Condvar::new(),
+            budget: config.effective_batch_budget() as u64,
+            spin: config.spin_before_sleep,
+            inline: config.inline_tasks,
+            always_poll: config.always_poll,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Runs the loop on the calling thread until it is shut down (drained) or closed.
+    ///
+    /// # Errors
+    /// [`RunError::AlreadyRunning`] if another `run` is active (including from inside a task);
+    /// [`RunError::Terminated`] if the loop already stopped or was closed; [`RunError::Io`] if
+    /// `epoll_wait` failed (the loop is then closed: queued work dropped and counted).
+    fn run(&self) -> Result<(), RunError> {
+        {
+            let mut lc = self.lifecycle.lock();
+            match lc.phase {
+                Phase::Running => return Err(RunError::AlreadyRunning),
+                Phase::Stopped => return Err(RunError::Terminated),
+                Phase::Idle => {}
+            }
+            if self.state.load() & CLOSED != 0 {
+                lc.phase = Phase::Stopped;
+                return Err(RunError::Terminated);
+            }
+            lc.phase = Phase::Running;
+        }
+        self.parker.register_current();
+        set_current_loop(self as *const Self as usize);
+        let _guard = RunGuard(self);
+        let result = self.drive();
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    /// Queues `f` on the external queue; it runs on the loop thread after every task this
+    /// thread submitted before it (per-producer FIFO). Wakes the loop only if it sleeps.
+    ///
+    /// # Errors
+    /// [`RejectReason::Terminated`], with `f` handed back, after `close`, after the loop stopped,
+    /// or once a shutdown is requested unless called from the loop thread while it drains.
+    fn submit<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.push_to(&self.external, f)
+    }
+
+    /// Queues `f` on the internal priority queue: it runs before any external task not yet
+    /// started, outside the batch budget.
+    ///
+    /// # Errors
+    /// As [`EventLoop::submit`].
+    fn submit_internal<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.push_to(&self.internal, f)
+    }
+
+    /// Queues a microtask: from the loop thread, into the loop-local queue drained right after
+    /// the current callback; from another thread, into the foreign microtask queue drained at
+    /// the next checkpoint (waking the loop if it sleeps).
+    ///
+    /// # Errors
+    /// As [`EventLoop::submit`].
+    fn schedule_microtask<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if !self.on_loop_thread() {
+            return self.push_to(&self.foreign_micro, f);
+        }
+        let mut tok = self.consumer.acquire();
+        // `close` sets CLOSED before it takes the token to drain, so holding the token and not
+        // seeing CLOSED means the drain has not happened and will see this microtask.
+        if self.state.load() & (CLOSED | DONE) != 0 {
+            drop(tok);
+            return Err(Rejected::terminated(f));
+        }
+        tok.local_micro().push_back(Task::new(f, self.inline));
+        drop(tok);
+        self.counters.elided_local.add(1);
+        Ok(())
+    }
+
+    /// Runs `f` on the loop thread once `delay` has elapsed since this call (never earlier).
+    /// Timers fire in deadline order, ties in scheduling order. A delay too large for
+    /// [`Instant`] gives a timer that never fires (but can be cancelled).
+    ///
+    /// # Errors
+    /// [`RejectReason::Terminated`], with `f` handed back, after `close`, after the loop
+    /// stopped, or once a shutdown is requested (from any thread: the drain does not wait for
+    /// future deadlines).
+    fn schedule_timer<F>(&self, delay: Duration, f: F) -> Result<TimerId, Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let deadline = Instant::now().checked_add(delay);
+        if !self.enter(false) {
+            return Err(Rejected::terminated(f));
+        }
+        let id = {
+            let mut t = self.timers.lock();
+            let id = t.insert(deadline, Task::new(f, self.inline));
+            self.timers_hint.store(true, Relaxed);
+            id
+        };
+        self.leave();
+        Ok(id)
+    }
+
+    /// Cancels a pending timer; its closure is dropped before this returns. `Ok(true)` if it was
+    /// pending and will now never fire; `Ok(false)` if it already fired (or is firing), was
+    /// cancelled, was dropped by shutdown or close, or is unknown.
+    ///
+    /// # Errors
+    /// Never.
+    fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
+        let cancelled = self.timers.lock().cancel(id);
+        let was_pending = cancelled.is_some();
+        drop(cancelled);
+        Ok(was_pending)
+    }
+
+    /// Calls `callback` on the loop thread whenever `fd` is readable (re-armed after every call,
+    /// so it is called again while data remains). Wakes a loop parked on its futex so that it
+    /// sleeps in epoll from now on.
+    ///
+    /// # Errors
+    /// [`RejectReason::AlreadyRegistered`]; [`RejectReason::Io`] if epoll refused the fd;
+    /// [`RejectReason::Terminated`] once a shutdown is requested or the loop stopped. The
+    /// callback comes back in every case.
+    fn register_readable<F>(&self, fd: RawFd, callback: F) -> Result<(), Rejected<F>>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        if !self.enter(false) {
+            return Err(Rejected::terminated(callback));
+        }
+        let result = self.io.register(fd, callback);
+        self.leave();
+        result.map_err(|(e, callback)| Rejected {
+            reason: match e {
+                RegisterError::AlreadyRegistered => RejectReason::AlreadyRegistered(fd),
+                RegisterError::Io(e) => RejectReason::Io(e),
+            },
+            task: callback,
+        })
+    }
+
+    /// Stops readiness callbacks for `fd`. Once this returns the old callback never starts
+    /// again (from another thread it waits for a call in progress to finish), even if the fd
+    /// number is reused and registered anew.
+    ///
+    /// # Errors
+    /// [`OpError::NotRegistered`] if `fd` is not registered (including after the loop stopped,
+    /// which removes every registration).
+    fn unregister(&self, fd: RawFd) -> Result<(), OpError> {
+        match self.io.unregister(fd, self.on_loop_thread()) {
+            Ok(callback) => {
+                if let Some(cb) = callback {
+                    self.isolate(move || drop(cb));
+                }
+                Ok(())
+            }
+            Err(()) => Err(OpError::NotRegistered(fd)),
+        }
+    }
+
+    /// Stops accepting work from other threads, waits (at most `timeout`) until the loop has run
+    /// every accepted task, and returns. See the crate docs for the full semantics.
+    ///
+    /// # Errors
+    /// [`ShutdownError::Timeout`] if the loop had not drained within `timeout` (the stop stays
+    /// requested); [`ShutdownError::Closed`] if [`EventLoop::close`] was called before or while
+    /// waiting.
+    fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        // `None`: a timeout too large for `Instant` means "wait as long as it takes".
+        let deadline = Instant::now().checked_add(timeout);
+        let before = self.state.set_flag(STOP);
+        if before & CLOSED != 0 {
+            return Err(ShutdownError::Closed);
+        }
+        if before & STOP == 0 {
+            self.wake_if_asleep(before | STOP, false);
+        }
+        if self.on_loop_thread() {
+            // Called by a callback: the loop drains after it returns.
+            return Ok(());
+        }
+        let mut lc = self.lifecycle.lock();
+        loop {
+            if lc.drained {
+                return Ok(());
+            }
+            if lc.closed {
+                return Err(ShutdownError::Closed);
+            }
+            match deadline {
+                None => self.lifecycle_changed.wait(&mut lc),
+                Some(d) if Instant::now() >= d => return Err(ShutdownError::Timeout),
+                Some(d) => {
+                    self.lifecycle_changed.wait_until(&mut lc, d);
+                }
+            }
+        }
+    }
+
+    /// Closes the loop: rejects all new work, drops every queued task, microtask and pending
+    /// timer (on the calling thread, each isolated) and makes `run` return `Ok(())`. Returns how
+    /// many it dropped (also added to [`LoopStats::tasks_dropped`]); 0 on every later call. A
+    /// callback already running finishes; none starts after this returns. Waits only for
+    /// submissions in the middle of publishing (a few instructions each), never for the loop.
+    fn close(&self) -> u64 {
+        let before = self.state.set_flag(CLOSED);
+        if before & CLOSED != 0 {
+            return 0;
+        }
+        // Submissions that entered before CLOSED finish publishing; later ones are rejected at
+        // the door without entering, so this terminates.
+        let mut waits = 0_u32;
+        while in_flight(self.state.load_latest()) != 0 {
+            waits += 1;
+            if waits < 100 { sync::spin_hint() } else { sync::yield_now() }
+        }
+        let mut dropped = Vec::new();
+        {
+            let mut tok = self.consumer.acquire();
+            for q in [&self.internal, &self.external, &self.foreign_micro] {
+                while let Some(t) = driver::pop(&tok, q) {
+                    dropped.push(t);
+                }
+            }
+            dropped.extend(tok.local_micro().drain(..));
+        }
+        dropped.extend({
+            let mut t = self.timers.lock();
+            self.timers_hint.store(false, Relaxed);
+            t.take_all()
+        });
+        let callbacks = self.io.unregister_all();
+        self.wake_if_asleep(self.state.load(), false);
+        {
+            let mut lc = self.lifecycle.lock();
+            lc.closed = true;
+            if lc.phase == Phase::Idle {
+                lc.phase = Phase::Stopped;
+            }
+            self.lifecycle_changed.notify_all();
+        }
+        let count = dropped.len() as u64;
+        self.counters.tasks_dropped.add(count);
+        driver::drop_isolated(self, dropped);
+        for cb in callbacks {
+            self.isolate(move || drop(cb));
+        }
+        count
+    }
+
+    /// A snapshot of the counters (relaxed loads; each counter is monotonic, the snapshot is not
+    /// atomic across counters).
+    fn stats(&self) -> LoopStats {
+        self.counters.snapshot()
+    }
+}

@@ -2,7 +2,9 @@
 
 use loop_api::LoopConfig;
 
-use super::{Contender, entry, std_mpsc, tokio_ct};
+use super::{
+    Contender, async_executor_peer, calloop_peer, crossbeam_worker, entry, std_mpsc, tokio_ct,
+};
 
 /// The peers, in display order.
 pub const ENTRIES: &[Contender] = &[
@@ -19,6 +21,21 @@ pub const ENTRIES: &[Contender] = &[
     entry::<std_mpsc::StdMpsc>(
         std_mpsc::StdMpsc::ID,
         "peer: one worker thread draining a std::sync::mpsc channel of boxed closures",
+        LoopConfig::default,
+    ),
+    entry::<crossbeam_worker::CrossbeamWorker>(
+        crossbeam_worker::CrossbeamWorker::ID,
+        "peer: one worker thread draining a crossbeam-channel (unbounded) of boxed closures",
+        LoopConfig::default,
+    ),
+    entry::<calloop_peer::CalloopPeer>(
+        calloop_peer::CalloopPeer::ID,
+        "peer: calloop event loop dispatching its channel source (mpsc + eventfd ping per send)",
+        LoopConfig::default,
+    ),
+    entry::<async_executor_peer::AsyncExecutorPeer>(
+        async_executor_peer::AsyncExecutorPeer::ID,
+        "peer: async-executor run by futures_lite::future::block_on on the loop thread",
         LoopConfig::default,
     ),
 ];

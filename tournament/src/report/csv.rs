@@ -37,26 +37,38 @@ pub fn write_csv(dir: &Path, rows: &[SummaryRow]) -> anyhow::Result<()> {
     super::write_atomic(dir, SUMMARY_CSV, &render_csv(rows)?)
 }
 
-/// Column names of `summary.csv`, in order (the fields of [`SummaryRow`]).
-pub const HEADER: [&str; 26] = [
+/// Column names of `summary.csv`, in order (the fields of [`SummaryRow`]; documented in
+/// `results/SCHEMA.md`).
+pub const HEADER: [&str; 37] = [
     "workload",
     "param",
     "contender",
     "status",
     "reason",
+    "unit",
+    "tasks_per_op",
     "samples",
     "failed_samples",
     "median_ns_per_task",
     "mean_ns_per_task",
     "stddev_ns_per_task",
-    "cv_pct",
     "ci95_low_ns_per_task",
     "ci95_high_ns_per_task",
     "min_ns_per_task",
     "max_ns_per_task",
+    "median_ns_per_op",
+    "mean_ns_per_op",
+    "stddev_ns_per_op",
+    "ci95_low_ns_per_op",
+    "ci95_high_ns_per_op",
+    "min_ns_per_op",
+    "max_ns_per_op",
+    "cv_pct",
     "cpu_ns_per_task",
     "blocks_per_task",
     "wake_syscalls_per_task",
+    "allocs_per_task",
+    "alloc_bytes_per_task",
     "lat_count",
     "p50_ns",
     "p90_ns",

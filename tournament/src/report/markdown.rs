@@ -7,9 +7,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::plots::{PLOTS_DIR, bar_plot_name, sweep_of, sweep_plot_name};
 use crate::env::{Provenance, WorkloadInfo};
 use crate::record::{
-    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, SummaryRow, UNSTABLE_CV_PCT,
+    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RawSample, SummaryRow, UNSTABLE_CV_PCT,
 };
 use crate::stats;
 
@@ -23,8 +24,13 @@ const NA: &str = "—";
 ///
 /// # Errors
 /// The file cannot be written.
-pub fn write_markdown(dir: &Path, rows: &[SummaryRow], prov: &Provenance) -> anyhow::Result<()> {
-    super::write_atomic(dir, SUMMARY_MD, render_markdown(rows, prov).as_bytes())
+pub fn write_markdown(
+    dir: &Path,
+    rows: &[SummaryRow],
+    prov: &Provenance,
+    samples: &[RawSample],
+) -> anyhow::Result<()> {
+    super::write_atomic(dir, SUMMARY_MD, render_markdown(rows, prov, samples).as_bytes())
 }
 
 /// Escapes text for a markdown table cell or list item: backslashes and pipes (which would
@@ -66,12 +72,18 @@ fn ratio(v: Option<f64>) -> String {
     v.map_or_else(|| NA.to_string(), |x| format!("{x:.2}×"))
 }
 
-/// Renders the whole `SUMMARY.md`. Deterministic: depends only on `rows` and `prov`.
-pub fn render_markdown(rows: &[SummaryRow], prov: &Provenance) -> String {
+/// Renders the whole `SUMMARY.md`: provenance header, leaderboard
+/// ([`super::leaderboard::render`]), how to read, one ranked table (and bar plot) per
+/// (workload, param) with a sweep plot per sweeping workload, ablations, declared gaps and
+/// unstable cells. Deterministic: depends only on `rows`, `prov` and `samples` (the raw samples,
+/// used for the CPU-efficiency verdicts).
+pub fn render_markdown(rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) -> String {
     let mut md = String::new();
     header(&mut md, rows, prov);
+    super::leaderboard::render(&mut md, rows, samples);
     how_to_read(&mut md);
     results(&mut md, rows, prov);
+    super::leaderboard::render_ablations(&mut md, rows);
     gaps(&mut md, rows);
     md
 }
@@ -122,7 +134,14 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
         ),
         ("Host", esc(&p.hostname)),
         ("OS / kernel", esc(&format!("{} {} / {}", p.os, p.arch, p.kernel))),
-        ("rustc / profile", esc(&format!("{} / {}", p.rustc, p.profile))),
+        (
+            "rustc / profile",
+            esc(&if p.features.is_empty() {
+                format!("{} / {}", p.rustc, p.profile)
+            } else {
+                format!("{} / {}, features: {}", p.rustc, p.profile, p.features.join(", "))
+            }),
+        ),
         ("Git", git),
         ("Correctness gate", if p.run.gate { "enabled" } else { "**disabled**" }.to_string()),
         ("Pinning / allocator", esc(&format!("{} / {}", p.pinning, p.allocator))),
@@ -137,6 +156,14 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
     md.push('\n');
 
     let mut warnings = Vec::new();
+    if p.features.iter().any(|f| f == "slow-test") {
+        warnings.push(
+            "built with the `slow-test` feature: a deliberately slowed build (a busy-wait per \
+             submit) that exists to prove `tournament compare` reports regressions; not a \
+             measurement of the contenders"
+                .to_string(),
+        );
+    }
     if p.profile != "release" {
         warnings.push(format!(
             "built in the `{}` profile: timings are not representative",
@@ -205,7 +232,9 @@ fn how_to_read(md: &mut String) {
         "## How to read these tables\n\n\
          Each cell is one contender on one workload parameter, measured over several samples \
          in this run. **Median ns/task** is the median over samples of each sample's wall time \
-         divided by the exact number of tasks it ran; **95% CI** is a percentile-bootstrap \
+         divided by the exact number of tasks it ran (per-op workloads divide by the number of \
+         operations instead, and their tables say so in the header, e.g. `ns/batch`: per-task \
+         and per-op numbers never share a column); **95% CI** is a percentile-bootstrap \
          confidence interval of that median ({} resamples, fixed seed, so it is \
          reproducible); **CV** is the sample standard deviation over the mean of the \
          per-sample ns/task. A cell with CV above {UNSTABLE_CV_PCT}% is *unstable* and a cell \
@@ -238,6 +267,17 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance) {
         if current_workload != Some(w.as_str()) {
             current_workload = Some(w);
             workload_heading(md, w, prov.run.workloads.iter().find(|x| &x.id == w));
+            if let Some((key, _)) = sweep_of(rows, w) {
+                if rows.iter().any(|r| &r.workload == w && r.median().is_some()) {
+                    let _ = writeln!(
+                        md,
+                        "![{} sweep over {}]({PLOTS_DIR}/{})\n",
+                        esc(w),
+                        esc(&key),
+                        sweep_plot_name(w)
+                    );
+                }
+            }
         }
         table(md, &rows[i..end]);
         i = end;
@@ -269,16 +309,28 @@ fn workload_heading(md: &mut String, id: &str, info: Option<&WorkloadInfo>) {
 fn table(md: &mut String, group: &[SummaryRow]) {
     let (w, p) = (&group[0].workload, &group[0].param);
     let _ = writeln!(md, "#### {} · {}\n", code(w), code(p));
+    let unit = group[0].unit.as_str();
+    if group.iter().any(|r| r.median().is_some()) {
+        let _ = writeln!(
+            md,
+            "![{} {}: median {unit} with 95% CI]({PLOTS_DIR}/{})\n",
+            esc(w),
+            esc(p),
+            bar_plot_name(w, p)
+        );
+    }
     let measured: Vec<&SummaryRow> = group.iter().filter(|r| r.status.is_measured()).collect();
     let leader = measured.first().copied();
     let fastest = leader.filter(|r| r.status == CellStatus::Ok);
     let latency = group.iter().any(|r| r.lat_count.is_some());
 
+    let median_h = format!("Median {unit}");
+    let ci_h = format!("95% CI {unit}");
     let mut head = vec![
         "Rank",
         "Contender",
-        "Median ns/task",
-        "95% CI ns/task",
+        median_h.as_str(),
+        ci_h.as_str(),
         "CV %",
         "Samples",
         "vs baseline",
@@ -305,9 +357,9 @@ fn table(md: &mut String, group: &[SummaryRow]) {
         if is_measured {
             rank += 1;
         }
-        let ci = match (r.ci95_low_ns_per_task, r.ci95_high_ns_per_task) {
-            (Some(lo), Some(hi)) => format!("[{lo:.1}, {hi:.1}]"),
-            _ => NA.to_string(),
+        let ci = match r.ci95() {
+            Some((lo, hi)) => format!("[{lo:.1}, {hi:.1}]"),
+            None => NA.to_string(),
         };
         let samples = if r.failed_samples > 0 {
             format!("{} (+{} failed)", r.samples, r.failed_samples)
@@ -327,7 +379,7 @@ fn table(md: &mut String, group: &[SummaryRow]) {
         let mut cells = vec![
             if is_measured { rank.to_string() } else { NA.to_string() },
             code(&r.contender),
-            num(r.median_ns_per_task, 1),
+            num(r.median(), 1),
             ci,
             num(r.cv_pct, 1),
             samples,
@@ -384,7 +436,7 @@ fn table(md: &mut String, group: &[SummaryRow]) {
         }
         (Some(f), Some(_)) => {
             if let Some(next) = measured.get(1) {
-                if let (Some(hi), Some(lo)) = (f.ci95_high_ns_per_task, next.ci95_low_ns_per_task) {
+                if let (Some((_, hi)), Some((lo, _))) = (f.ci95(), next.ci95()) {
                     if hi >= lo {
                         let _ = writeln!(
                             md,

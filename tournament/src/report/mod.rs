@@ -17,7 +17,10 @@
 //! 5. otherwise `ok`.
 
 mod csv;
+pub mod leaderboard;
 mod markdown;
+pub mod plots;
+pub mod validate;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -31,7 +34,7 @@ pub use self::markdown::{SUMMARY_MD, render_markdown, write_markdown};
 use crate::env::Provenance;
 use crate::record::{
     BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RAW_SCHEMA_VERSION, RawSample,
-    SampleStatus, SummaryRow, UNSTABLE_CV_PCT,
+    SampleStatus, SummaryRow, UNIT_NS_PER_OP, UNIT_NS_PER_TASK, UNSTABLE_CV_PCT,
 };
 use crate::stats;
 
@@ -136,15 +139,13 @@ fn validate(path: &Path, lines: &[(usize, RawSample)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Regenerates `summary.csv` and `SUMMARY.md` in a run folder from its `raw.jsonl` and
-/// `env.json`. Idempotent: the same inputs give byte-identical files.
+/// Reads a run folder's `raw.jsonl` and `env.json` and checks that they belong together.
 ///
 /// # Errors
 /// `raw.jsonl` is unreadable or corrupt (see [`read_raw`]); it is empty, mixes run ids, repeats
 /// a sample or has a cell with both a gap record and samples; `env.json` is missing or corrupt,
-/// or belongs to another run (its run id differs from `raw.jsonl`'s); an output cannot be
-/// written.
-pub fn regenerate(dir: &Path) -> anyhow::Result<()> {
+/// or belongs to another run (its run id differs from `raw.jsonl`'s).
+pub fn load_run(dir: &Path) -> anyhow::Result<(Vec<RawSample>, Provenance)> {
     let raw_path = dir.join(RAW_JSONL);
     let lines = read_raw_lines(&raw_path)?;
     validate(&raw_path, &lines)?;
@@ -159,11 +160,25 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<()> {
             run_id
         );
     }
-    let samples: Vec<RawSample> = lines.into_iter().map(|(_, s)| s).collect();
-    let rows = summarize(&samples);
+    Ok((lines.into_iter().map(|(_, s)| s).collect(), prov))
+}
+
+/// Regenerates `summary.csv`, `SUMMARY.md` and `plots/` in a run folder from its `raw.jsonl`
+/// and `env.json`, then validates the folder ([`validate::validate_dir`]). Idempotent: the same
+/// inputs give byte-identical files. `raw.jsonl` and `env.json` are only read.
+///
+/// # Errors
+/// The inputs cannot be loaded ([`load_run`]); an output cannot be written; or the written
+/// folder fails validation (the error lists every violation — e.g. a planned cell with neither
+/// samples nor a declared gap). The files are written before validating, so they can be
+/// inspected.
+pub fn regenerate(dir: &Path) -> anyhow::Result<()> {
+    let (samples, prov) = load_run(dir)?;
+    let rows = summarize_for(&samples, Some(&prov));
     write_csv(dir, &rows)?;
-    write_markdown(dir, &rows, &prov)?;
-    Ok(())
+    plots::write_plots(dir, &rows, &prov)?;
+    write_markdown(dir, &rows, &prov, &samples)?;
+    validate::ensure_valid(dir)
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename, so a reader never sees
@@ -184,18 +199,47 @@ fn first_appearance<'a>(
     samples.map(key).filter(|k| seen.insert(*k)).collect()
 }
 
+/// [`summarize_for`] without provenance: per-op workloads get the unit [`UNIT_NS_PER_OP`].
+pub fn summarize(samples: &[RawSample]) -> Vec<SummaryRow> {
+    summarize_for(samples, None)
+}
+
+/// The unit token of a workload's declared unit (env.json `WorkloadInfo::unit`): its first
+/// whitespace-separated word when that starts with `ns/` (`"ns/task (admission)"` → `ns/task`,
+/// `"ns/batch"` → `ns/batch`); `None` for a free-text unit.
+pub fn unit_token(declared: &str) -> Option<&str> {
+    declared.split_whitespace().next().filter(|t| t.starts_with("ns/"))
+}
+
+/// The unit of a workload's primary metric: [`UNIT_NS_PER_TASK`] unless some sample of the
+/// workload carries `ops`, in which case the unit token ([`unit_token`]) `env.json` records for
+/// the workload when it is an `ns/<op>` unit other than `ns/task`, else [`UNIT_NS_PER_OP`].
+pub fn workload_unit(samples: &[RawSample], workload: &str, prov: Option<&Provenance>) -> String {
+    let per_op = samples.iter().any(|s| s.workload == workload && s.ops.is_some());
+    if !per_op {
+        return UNIT_NS_PER_TASK.to_string();
+    }
+    prov.and_then(|p| p.run.workloads.iter().find(|w| w.id == workload))
+        .and_then(|w| unit_token(&w.unit))
+        .filter(|u| *u != UNIT_NS_PER_TASK)
+        .unwrap_or(UNIT_NS_PER_OP)
+        .to_string()
+}
+
 /// Reduces raw samples to one [`SummaryRow`] per (workload, param, contender).
 ///
 /// Order: workloads in order of first appearance in `samples`, then each workload's params in
-/// first-appearance order, then contenders by median ns/task ascending (ties by contender
-/// first appearance), with unmeasured cells (failed, unsupported, disqualified, missing) last in
+/// first-appearance order, then contenders by median ascending (ties by contender first
+/// appearance), with unmeasured cells (failed, unsupported, disqualified, missing) last in
 /// contender first-appearance order. Every contender that appears anywhere in `samples` gets a
 /// row in every (workload, param); one with no record there is [`CellStatus::Missing`].
 ///
-/// Status rules: see the module documentation. Statistics are over per-sample ns/task of the
-/// ok samples (see [`SummaryRow`]); the CI is left empty below [`MIN_SAMPLES_FOR_OK`] samples.
-/// Ratios use the cell medians of the same (workload, param) only.
-pub fn summarize(samples: &[RawSample]) -> Vec<SummaryRow> {
+/// Status rules: see the module documentation. Statistics are over the per-sample primary
+/// metric of the ok samples (ns/task, or ns/op for per-op workloads; see [`SummaryRow`] and
+/// [`workload_unit`]); the CI is left empty below [`MIN_SAMPLES_FOR_OK`] samples. Ratios use
+/// the cell medians of the same (workload, param) only. `prov` (env.json) only names the unit
+/// of per-op workloads.
+pub fn summarize_for(samples: &[RawSample], prov: Option<&Provenance>) -> Vec<SummaryRow> {
     let contenders = first_appearance(samples.iter(), |s| s.contender.as_str());
     let workloads = first_appearance(samples.iter(), |s| s.workload.as_str());
     let mut cells: HashMap<(&str, &str, &str), Vec<&RawSample>> = HashMap::new();
@@ -204,6 +248,7 @@ pub fn summarize(samples: &[RawSample]) -> Vec<SummaryRow> {
     }
     let mut rows = Vec::new();
     for w in &workloads {
+        let unit = workload_unit(samples, w, prov);
         let params = first_appearance(samples.iter().filter(|s| s.workload == *w), |s| &s.param);
         for p in &params {
             let mut group: Vec<(usize, SummaryRow)> = contenders
@@ -211,18 +256,15 @@ pub fn summarize(samples: &[RawSample]) -> Vec<SummaryRow> {
                 .enumerate()
                 .map(|(ci, c)| {
                     let recs = cells.get(&(*w, *p, *c)).map(Vec::as_slice).unwrap_or(&[]);
-                    (ci, summarize_cell(w, p, c, recs))
+                    (ci, summarize_cell(w, p, c, &unit, recs))
                 })
                 .collect();
             add_ratios(&mut group);
-            group.sort_by(|(ai, a), (bi, b)| {
-                let key = |r: &SummaryRow| r.median_ns_per_task.filter(|_| r.status.is_measured());
-                match (key(a), key(b)) {
-                    (Some(x), Some(y)) => x.total_cmp(&y).then(ai.cmp(bi)),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => ai.cmp(bi),
-                }
+            group.sort_by(|(ai, a), (bi, b)| match (a.median(), b.median()) {
+                (Some(x), Some(y)) => x.total_cmp(&y).then(ai.cmp(bi)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => ai.cmp(bi),
             });
             rows.extend(group.into_iter().map(|(_, r)| r));
         }
@@ -232,15 +274,12 @@ pub fn summarize(samples: &[RawSample]) -> Vec<SummaryRow> {
 
 /// Fills `ratio_to_baseline` and `ratio_to_best` within one (workload, param) group.
 fn add_ratios(group: &mut [(usize, SummaryRow)]) {
-    let measured = |r: &SummaryRow| r.median_ns_per_task.filter(|_| r.status.is_measured());
-    let best = group.iter().filter_map(|(_, r)| measured(r)).min_by(f64::total_cmp);
-    let baseline = group
-        .iter()
-        .find(|(_, r)| r.contender == BASELINE_CONTENDER)
-        .and_then(|(_, r)| measured(r));
+    let best = group.iter().filter_map(|(_, r)| r.median()).min_by(f64::total_cmp);
+    let baseline =
+        group.iter().find(|(_, r)| r.contender == BASELINE_CONTENDER).and_then(|(_, r)| r.median());
     let ratio = |m: f64, d: Option<f64>| d.filter(|d| *d > 0.0).map(|d| m / d);
     for (_, r) in group.iter_mut() {
-        if let Some(m) = measured(r) {
+        if let Some(m) = r.median() {
             r.ratio_to_best = ratio(m, best);
             r.ratio_to_baseline = ratio(m, baseline);
         }
@@ -248,26 +287,44 @@ fn add_ratios(group: &mut [(usize, SummaryRow)]) {
 }
 
 /// An empty row (no statistics) for a cell.
-fn empty_row(w: &str, p: &str, c: &str, status: CellStatus, reason: Option<String>) -> SummaryRow {
+fn empty_row(
+    w: &str,
+    p: &str,
+    c: &str,
+    unit: &str,
+    status: CellStatus,
+    reason: Option<String>,
+) -> SummaryRow {
     SummaryRow {
         workload: w.to_string(),
         param: p.to_string(),
         contender: c.to_string(),
         status,
         reason,
+        unit: unit.to_string(),
+        tasks_per_op: None,
         samples: 0,
         failed_samples: 0,
         median_ns_per_task: None,
         mean_ns_per_task: None,
         stddev_ns_per_task: None,
-        cv_pct: None,
         ci95_low_ns_per_task: None,
         ci95_high_ns_per_task: None,
         min_ns_per_task: None,
         max_ns_per_task: None,
+        median_ns_per_op: None,
+        mean_ns_per_op: None,
+        stddev_ns_per_op: None,
+        ci95_low_ns_per_op: None,
+        ci95_high_ns_per_op: None,
+        min_ns_per_op: None,
+        max_ns_per_op: None,
+        cv_pct: None,
         cpu_ns_per_task: None,
         blocks_per_task: None,
         wake_syscalls_per_task: None,
+        allocs_per_task: None,
+        alloc_bytes_per_task: None,
         lat_count: None,
         p50_ns: None,
         p90_ns: None,
@@ -279,34 +336,51 @@ fn empty_row(w: &str, p: &str, c: &str, status: CellStatus, reason: Option<Strin
     }
 }
 
+/// The per-sample primary values (ns/task or ns/op) of a cell's ok samples, in sample-index
+/// order; what the cell's median, CI and CV are computed from. Used by `compare` too.
+pub fn primary_values(recs: &[&RawSample]) -> Vec<f64> {
+    let mut ok: Vec<&RawSample> =
+        recs.iter().copied().filter(|s| s.status == SampleStatus::Ok && s.tasks > 0).collect();
+    ok.sort_by_key(|s| s.sample);
+    ok.iter().filter_map(|s| s.primary_ns()).collect()
+}
+
 /// Reduces the records of one cell (without ratios).
-fn summarize_cell(w: &str, p: &str, c: &str, recs: &[&RawSample]) -> SummaryRow {
+fn summarize_cell(w: &str, p: &str, c: &str, unit: &str, recs: &[&RawSample]) -> SummaryRow {
     if recs.is_empty() {
         let why = "no sample and no gap record for this cell in raw.jsonl, although the \
                    contender ran elsewhere in this run";
-        return empty_row(w, p, c, CellStatus::Missing, Some(why.to_string()));
+        return empty_row(w, p, c, unit, CellStatus::Missing, Some(why.to_string()));
     }
     for (status, cell) in [
         (SampleStatus::Disqualified, CellStatus::Disqualified),
         (SampleStatus::Unsupported, CellStatus::Unsupported),
     ] {
         if let Some(g) = recs.iter().find(|s| s.status == status) {
-            return empty_row(w, p, c, cell, g.reason.clone());
+            return empty_row(w, p, c, unit, cell, g.reason.clone());
         }
     }
+    let per_op = unit != UNIT_NS_PER_TASK;
     // Samples in sample-index order (stable for equal indices), so "first failure" is defined
     // by the sample index, not by file position.
     let mut recs = recs.to_vec();
     recs.sort_by_key(|s| s.sample);
-    let (ok, bad): (Vec<&RawSample>, Vec<&RawSample>) =
-        recs.iter().partition(|s| s.status == SampleStatus::Ok && s.tasks > 0);
+    // An ok sample whose unit disagrees with its workload's would mix per-task and per-op
+    // numbers in one median: it counts as a failure, never as a value.
+    let (ok, bad): (Vec<&RawSample>, Vec<&RawSample>) = recs.iter().partition(|s| {
+        s.status == SampleStatus::Ok && s.tasks > 0 && s.ops.is_some_and(|o| o > 0) == per_op
+    });
     let failure_reason = |s: &RawSample| match (s.status, &s.reason) {
-        (SampleStatus::Ok, _) => "an ok sample ran no task".to_string(),
+        (SampleStatus::Ok, _) if s.tasks == 0 => "an ok sample ran no task".to_string(),
+        (SampleStatus::Ok, _) => format!(
+            "an ok sample is {} in a {unit} workload (per-task and per-op never mix)",
+            if s.ops.is_some() { "per-op" } else { "per-task" }
+        ),
         (_, Some(r)) => r.clone(),
         (_, None) => "no reason recorded".to_string(),
     };
 
-    let mut row = empty_row(w, p, c, CellStatus::Ok, None);
+    let mut row = empty_row(w, p, c, unit, CellStatus::Ok, None);
     row.samples = ok.len() as u64;
     row.failed_samples = bad.len() as u64;
     if let Some(first) = bad.first() {
@@ -343,30 +417,52 @@ fn summarize_cell(w: &str, p: &str, c: &str, recs: &[&RawSample]) -> SummaryRow 
         }
     }
 
-    let ns: Vec<f64> = ok.iter().filter_map(|s| s.ns_per_task()).collect();
+    let values = primary_values(&ok);
+    let per_task = |f: fn(&RawSample) -> Option<u64>| -> Option<f64> {
+        let v: Option<Vec<f64>> =
+            ok.iter().map(|s| f(s).map(|k| k as f64 / s.tasks as f64)).collect();
+        v.as_deref().and_then(stats::median)
+    };
     let cpu: Vec<f64> = ok.iter().filter_map(|s| s.cpu_ns_per_task()).collect();
     let blocks: Vec<f64> = ok.iter().filter_map(|s| s.blocks_per_task()).collect();
-    let wakes: Option<Vec<f64>> =
-        ok.iter().map(|s| s.wake_syscalls.map(|k| k as f64 / s.tasks as f64)).collect();
-    row.median_ns_per_task = stats::median(&ns);
-    row.mean_ns_per_task = stats::mean(&ns);
-    row.stddev_ns_per_task = stats::stddev(&ns);
-    row.cv_pct = stats::cv_pct(&ns);
-    row.min_ns_per_task = stats::min(&ns);
-    row.max_ns_per_task = stats::max(&ns);
+    let median = stats::median(&values);
+    let mean = stats::mean(&values);
+    let sd = stats::stddev(&values);
+    let (lo, hi) = (stats::min(&values), stats::max(&values));
+    let ci =
+        if values.len() >= MIN_SAMPLES_FOR_OK { stats::bootstrap_median_ci(&values) } else { None };
+    if per_op {
+        let tpo: Vec<f64> =
+            ok.iter().filter_map(|s| s.ops.map(|o| s.tasks as f64 / o as f64)).collect();
+        row.tasks_per_op = stats::median(&tpo);
+        row.median_ns_per_op = median;
+        row.mean_ns_per_op = mean;
+        row.stddev_ns_per_op = sd;
+        row.min_ns_per_op = lo;
+        row.max_ns_per_op = hi;
+        row.ci95_low_ns_per_op = ci.map(|c| c.0);
+        row.ci95_high_ns_per_op = ci.map(|c| c.1);
+    } else {
+        row.median_ns_per_task = median;
+        row.mean_ns_per_task = mean;
+        row.stddev_ns_per_task = sd;
+        row.min_ns_per_task = lo;
+        row.max_ns_per_task = hi;
+        row.ci95_low_ns_per_task = ci.map(|c| c.0);
+        row.ci95_high_ns_per_task = ci.map(|c| c.1);
+    }
+    row.cv_pct = stats::cv_pct(&values);
     row.cpu_ns_per_task = stats::median(&cpu);
     row.blocks_per_task = stats::median(&blocks);
-    row.wake_syscalls_per_task = wakes.as_deref().and_then(stats::median);
+    row.wake_syscalls_per_task = per_task(|s| s.wake_syscalls);
+    row.allocs_per_task = per_task(|s| s.allocs);
+    row.alloc_bytes_per_task = per_task(|s| s.alloc_bytes);
 
-    if ns.len() < MIN_SAMPLES_FOR_OK {
+    if values.len() < MIN_SAMPLES_FOR_OK {
         row.status = CellStatus::TooFewSamples;
         row.reason =
-            Some(format!("{} ok samples, at least {MIN_SAMPLES_FOR_OK} required", ns.len()));
+            Some(format!("{} ok samples, at least {MIN_SAMPLES_FOR_OK} required", values.len()));
         return row;
-    }
-    if let Some((lo, hi)) = stats::bootstrap_median_ci(&ns) {
-        row.ci95_low_ns_per_task = Some(lo);
-        row.ci95_high_ns_per_task = Some(hi);
     }
     if let Some(cv) = row.cv_pct.filter(|cv| *cv > UNSTABLE_CV_PCT) {
         row.status = CellStatus::Unstable;

@@ -20,9 +20,9 @@ fn params(mode: Mode) -> Vec<Param> {
         .into_iter()
         .map(|b| {
             // Whole rounds only, so every round is exactly B tasks.
-            let total = mode.pick(b.max(2_000), 200_000, 2_000_000);
+            let total = mode.pick(b.max(2_000), 50_000, 500_000);
             let rounds = (total / b).max(1);
-            Param { id: format!("b={b}"), tasks: rounds * b, batch: b, producers: 1 }
+            Param::new(format!("b={b}"), rounds * b).with_batch(b)
         })
         .collect()
 }
@@ -47,6 +47,6 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
             }
             c.wait_for(target, SAMPLE_TIMEOUT)?;
         }
-        Ok(TimedBody { measured: scope.stop(), latency: None })
+        Ok(TimedBody::new(scope.stop()))
     })
 }

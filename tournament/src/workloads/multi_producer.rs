@@ -23,11 +23,8 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 200_000, 2_000_000);
-    [10usize, 100]
-        .into_iter()
-        .map(|p| Param { id: format!("p={p}"), tasks: n, batch: n, producers: p })
-        .collect()
+    let n = mode.pick(1_000, 50_000, 500_000);
+    [10usize, 100].into_iter().map(|p| Param::new(format!("p={p}"), n).with_producers(p)).collect()
 }
 
 /// Runs one sample.
@@ -79,6 +76,6 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
             p.join().map_err(|_| SampleError::new("a producer thread panicked"))?;
         }
         waited?;
-        Ok(TimedBody { measured, latency: None })
+        Ok(TimedBody::new(measured))
     })
 }

@@ -16,8 +16,8 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 200_000, 2_000_000);
-    vec![Param { id: format!("n={n}"), tasks: n, batch: n, producers: 1 }]
+    let n = mode.pick(1_000, 50_000, 500_000);
+    vec![Param::new(format!("n={n}"), n)]
 }
 
 /// Runs one sample.
@@ -33,6 +33,6 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
             submit_or_fail(&**lp, move || c.task_done())?;
         }
         c.wait_for(n, SAMPLE_TIMEOUT)?;
-        Ok(TimedBody { measured: scope.stop(), latency: None })
+        Ok(TimedBody::new(scope.stop()))
     })
 }

@@ -22,8 +22,8 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(200, 5_000, 50_000);
-    vec![Param { id: format!("n={n}"), tasks: n, batch: 1, producers: 1 }]
+    let n = mode.pick(200, 1_000, 10_000);
+    vec![Param::new(format!("n={n}"), n).with_batch(1)]
 }
 
 /// Runs one sample.
@@ -47,6 +47,6 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
             hist.saturating_record(rtt.max(1));
         }
         let measured = scope.stop();
-        Ok(TimedBody { measured, latency: Some(hist) })
+        Ok(TimedBody::new(measured).with_latency(hist))
     })
 }

@@ -1,6 +1,13 @@
-//! `alt-one` and its ablations (registered once the loop crate is implemented).
+//! `alt-one`: the Go tournament's AlternateOne ("maximum safety"), rebuilt correct.
 
-use crate::contenders::Contender;
+use loop_api::LoopConfig;
+
+use crate::contenders::{Contender, entry};
 
 /// Registry entries.
-pub const ENTRIES: &[Contender] = &[];
+pub const ENTRIES: &[Contender] = &[entry::<loop_alt_one::AltOneLoop>(
+    "alt-one",
+    "ours: maximum safety — one mutex over three 128-slot chunked lanes, validated invariants and \
+     state machine, eventfd wake-up (mio) deduplicated by a wake-pending flag",
+    LoopConfig::default,
+)];

@@ -1,6 +1,13 @@
-//! `alt-two` and its ablations (registered once the loop crate is implemented).
+//! `alt-two`: "maximum throughput" — a 65,536-slot CAS-claimed ring as external ingress.
 
-use crate::contenders::Contender;
+use loop_api::LoopConfig;
+
+use crate::contenders::{Contender, entry};
 
 /// Registry entries.
-pub const ENTRIES: &[Contender] = &[];
+pub const ENTRIES: &[Contender] = &[entry::<loop_alt_two::AltTwoLoop>(
+    "alt-two",
+    "ours: 64K-slot Vyukov ring arena (CAS claims, fenced overflow), eventfd wake only when asleep, \
+     ≤256 external/tick, no timers",
+    LoopConfig::default,
+)];

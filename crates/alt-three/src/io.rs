@@ -1,0 +1,179 @@
+//! Readiness registrations: fd → callback, each registration under its own mio token.
+//!
+//! **Stale-registration protection.** Every registration gets a fresh token (a generation
+//! number, never reused). Events are looked up by token, so an event that was collected for an
+//! old registration (already in the poll's event buffer when `unregister` ran, or for an fd
+//! number that was closed and reused) finds nothing and is dropped; it can never reach the
+//! callback of a newer registration of the same fd number.
+//!
+//! **No lock across the poll or the callbacks** (as AlternateThree's poller, which copied the
+//! epoll fd under a read lock and ran the callbacks unlocked): registration goes through a cloned
+//! [`mio::Registry`] (`epoll_ctl` is safe while another thread is in `epoll_wait`), the map lock
+//! is held only to look a token up, and a callback runs under its *own* registration's mutex so
+//! that a foreign `unregister` can wait for a running call to end.
+//!
+//! **Level-triggered semantics** on top of mio's edge-triggered epoll: after each call the
+//! registration is re-armed (`EPOLL_CTL_MOD`), which re-reports the fd on the next poll if data
+//! remains.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+use parking_lot::Mutex;
+
+/// A readiness callback, boxed.
+pub(crate) type IoCallback = Box<dyn FnMut() + Send + 'static>;
+
+/// The token of the wake-up eventfd; registrations start at 1.
+pub(crate) const WAKER_TOKEN: Token = Token(0);
+
+/// One registration of one fd.
+pub(crate) struct Registration {
+    fd: RawFd,
+    token: Token,
+    /// Set by `unregister` before it takes the callback; checked under `callback`'s lock before
+    /// every call, so no call starts after `unregister` returned.
+    removed: AtomicBool,
+    callback: Mutex<Option<IoCallback>>,
+}
+
+#[derive(Default)]
+struct Table {
+    by_fd: HashMap<RawFd, Arc<Registration>>,
+    by_token: HashMap<usize, Arc<Registration>>,
+    /// The next token (generation); starts at 1, never reused.
+    next_token: usize,
+    /// The loop stopped: no more registrations.
+    closed: bool,
+}
+
+/// Why a registration was refused (the caller turns it into a `Rejected` with its callback).
+pub(crate) enum RegisterError {
+    Closed,
+    AlreadyRegistered,
+    Io(io::Error),
+}
+
+pub(crate) struct Readiness {
+    registry: Registry,
+    table: Mutex<Table>,
+    /// Live registrations, readable without the lock (the loop skips non-blocking polls when 0).
+    count: AtomicUsize,
+}
+
+impl Readiness {
+    pub(crate) fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            table: Mutex::new(Table { next_token: 1, ..Table::default() }),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
+    }
+
+    /// Registers `fd` for readability. On error the callback is handed back.
+    pub(crate) fn register<F>(&self, fd: RawFd, callback: F) -> Result<(), (RegisterError, F)>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        let mut t = self.table.lock();
+        if t.closed {
+            return Err((RegisterError::Closed, callback));
+        }
+        if t.by_fd.contains_key(&fd) {
+            return Err((RegisterError::AlreadyRegistered, callback));
+        }
+        let token = Token(t.next_token);
+        if let Err(e) = self.registry.register(&mut SourceFd(&fd), token, Interest::READABLE) {
+            return Err((RegisterError::Io(e), callback));
+        }
+        t.next_token += 1;
+        let reg = Arc::new(Registration {
+            fd,
+            token,
+            removed: AtomicBool::new(false),
+            callback: Mutex::new(Some(Box::new(callback))),
+        });
+        t.by_fd.insert(fd, reg.clone());
+        t.by_token.insert(token.0, reg);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes the registration of `fd`. Returns `false` if there was none. Once this returns the
+    /// old callback never starts again: from a foreign thread this waits for a call in progress
+    /// to finish; on the loop thread (`on_loop_thread`) no call can be in progress except the
+    /// caller itself, and the `removed` flag stops every later one.
+    pub(crate) fn unregister(&self, fd: RawFd, on_loop_thread: bool) -> bool {
+        let reg = {
+            let mut t = self.table.lock();
+            let Some(reg) = t.by_fd.remove(&fd) else { return false };
+            t.by_token.remove(&reg.token.0);
+            // Best effort: the caller may already have closed the fd (contrary to the contract),
+            // in which case the kernel dropped it from the epoll set itself.
+            let _ = self.registry.deregister(&mut SourceFd(&fd));
+            reg.removed.store(true, Ordering::SeqCst);
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            reg
+        };
+        let taken = if on_loop_thread {
+            // A callback unregistering its own fd holds this lock; it is then dropped with the
+            // last `Arc` instead.
+            reg.callback.try_lock().and_then(|mut c| c.take())
+        } else {
+            reg.callback.lock().take()
+        };
+        drop(taken);
+        true
+    }
+
+    /// The registration an event's token belongs to, if it is still current.
+    pub(crate) fn lookup(&self, token: Token) -> Option<Arc<Registration>> {
+        self.table.lock().by_token.get(&token.0).cloned()
+    }
+
+    /// Runs the callback of `reg` through `run` (which isolates panics) unless it was removed,
+    /// then re-arms it. Returns whether the callback ran.
+    pub(crate) fn dispatch(&self, reg: &Registration, run: impl FnOnce(&mut IoCallback)) -> bool {
+        {
+            let mut cb = reg.callback.lock();
+            if reg.removed.load(Ordering::SeqCst) {
+                return false;
+            }
+            let Some(cb) = cb.as_mut() else { return false };
+            run(cb);
+        }
+        let t = self.table.lock();
+        // Re-arm only the current registration: re-arming a stale one could overwrite the
+        // token of a newer registration of the same fd number.
+        if !reg.removed.load(Ordering::SeqCst)
+            && t.by_token.get(&reg.token.0).is_some_and(|r| std::ptr::eq(&**r, reg))
+        {
+            let _ = self.registry.reregister(&mut SourceFd(&reg.fd), reg.token, Interest::READABLE);
+        }
+        true
+    }
+
+    /// Stops all registrations for good (when the loop stops) and returns their callbacks for
+    /// the caller to drop outside the lock.
+    pub(crate) fn close(&self) -> Vec<Arc<Registration>> {
+        let mut t = self.table.lock();
+        t.closed = true;
+        t.by_token.clear();
+        let regs: Vec<_> = t.by_fd.drain().map(|(_, r)| r).collect();
+        for r in &regs {
+            let _ = self.registry.deregister(&mut SourceFd(&r.fd));
+            r.removed.store(true, Ordering::SeqCst);
+        }
+        self.count.store(0, Ordering::Relaxed);
+        regs
+    }
+}

@@ -1,0 +1,355 @@
+//! [`Queue`]: an unbounded lock-free multi-producer, single-consumer FIFO of values stored in
+//! linked segments, with finished segments recycled through a small pool.
+//!
+//! ## Why not `crossbeam_queue::SegQueue`
+//!
+//! SegQueue is the same shape (its index/segment scheme is the model for this one) and stores
+//! values by value, but it frees every 31-slot block once consumed and allocates a new one: one
+//! malloc/free pair per 31 tasks, forever. The issue requires **zero** allocations per task after
+//! warm-up (proven by `tests/alloc.rs`), so consumed segments go back to a pool that the producer
+//! opening the next segment takes from. SegQueue is also MPMC; with one consumer, `pop` needs no
+//! read-side CAS and segments need no reader-counted destruction.
+//!
+//! ## Protocol
+//!
+//! * The tail is a monotonic index plus the segment it points into. Each segment owns
+//!   [`LAP`] = `SEG + 1` index values: `SEG` slots and one *installing* marker. A producer loads
+//!   the index (skipping while it is on the marker), loads the segment pointer, and claims the
+//!   slot with a CAS on the index. Because the segment pointer is stored before the index enters
+//!   its lap, a successful CAS proves the loaded segment is the slot's segment.
+//! * The producer that claims a segment's last slot moves the index onto the marker, takes a
+//!   segment from the pool (or allocates one), publishes it (segment pointer, index, `next`
+//!   link) and only then writes its value. So the claim of the last slot serialises pool pops:
+//!   one popper at a time, racing only the consumer's pushes, which rules out ABA.
+//! * A value is published by a `ready` flag (release); the consumer reads it (acquire), moves
+//!   the value out and clears the flag. After the last slot of a segment it follows `next`
+//!   (visible: it was stored before that slot's value) and recycles the finished segment: every
+//!   producer of that segment has finished with it, since all its slots were written.
+//! * Segment memory is freed only by the consumer for a segment the pool has no room for (never
+//!   reachable by a producer) and when the queue is dropped.
+
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, UnsafeCell, spin_hint, yield_now};
+
+/// Slots per segment. 128 × 40-byte slots ≈ 5 KiB: big enough that opening a segment (a pool pop
+/// and three stores) is rare, small enough that a recycled one is cheap to hold.
+#[cfg(not(loom))]
+pub(crate) const SEG: usize = 128;
+/// Under loom: tiny, so a model crosses segment boundaries with two values.
+#[cfg(loom)]
+pub(crate) const SEG: usize = 2;
+
+/// Index values per segment: `SEG` slots plus the "next segment being installed" marker.
+const LAP: usize = SEG + 1;
+
+/// Recycled segments kept per queue: 128 × 128 slots lets a backlog of 16,384 tasks be queued
+/// again without allocating (≈ 650 KiB at most per queue). Beyond it, finished segments are freed.
+#[cfg(not(loom))]
+const POOL_MAX: usize = 128;
+#[cfg(loom)]
+const POOL_MAX: usize = 2;
+
+struct Slot<T> {
+    value: UnsafeCell<MaybeUninit<T>>,
+    /// Set (release) by the producer after writing `value`; cleared by the consumer after moving
+    /// it out.
+    ready: AtomicBool,
+}
+
+struct Segment<T> {
+    slots: [Slot<T>; SEG],
+    /// The next segment of the queue, set before the value of this segment's last slot.
+    next: AtomicPtr<Segment<T>>,
+    /// The next segment in the recycle pool while this one is pooled.
+    pool_next: AtomicPtr<Segment<T>>,
+}
+
+impl<T> Segment<T> {
+    fn alloc() -> *mut Segment<T> {
+        Box::into_raw(Box::new(Segment {
+            slots: std::array::from_fn(|_| Slot {
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+                ready: AtomicBool::new(false),
+            }),
+            next: AtomicPtr::new(ptr::null_mut()),
+            pool_next: AtomicPtr::new(ptr::null_mut()),
+        }))
+    }
+}
+
+/// The consumer's position (only the consumer touches it).
+struct Head<T> {
+    index: usize,
+    segment: *mut Segment<T>,
+}
+
+/// Unbounded MPSC FIFO (per producer; across producers, in the order slots were claimed).
+pub(crate) struct Queue<T> {
+    tail_index: CachePadded<AtomicUsize>,
+    tail_segment: AtomicPtr<Segment<T>>,
+    head: CachePadded<UnsafeCell<Head<T>>>,
+    pool_head: CachePadded<AtomicPtr<Segment<T>>>,
+    pool_len: AtomicUsize,
+}
+
+// SAFETY: values of type `T: Send` move from producers to the consumer through the queue; all
+// shared state is atomics, and the consumer-only state is accessed under the `pop` contract.
+unsafe impl<T: Send> Send for Queue<T> {}
+// SAFETY: as above: `push` is safe from any thread, `pop`'s contract makes the consumer unique.
+unsafe impl<T: Send> Sync for Queue<T> {}
+
+impl<T> Queue<T> {
+    /// An empty queue with its first segment allocated.
+    pub(crate) fn new() -> Self {
+        let first = Segment::alloc();
+        Self {
+            tail_index: CachePadded::new(AtomicUsize::new(0)),
+            tail_segment: AtomicPtr::new(first),
+            head: CachePadded::new(UnsafeCell::new(Head { index: 0, segment: first })),
+            pool_head: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            pool_len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Appends `value`. Lock-free except while the producer that claimed a segment's last slot
+    /// installs the next segment (a pool pop, or one allocation), during which others wait.
+    pub(crate) fn push(&self, value: T) {
+        let mut waits = 0_u32;
+        loop {
+            let tail = self.tail_index.load(Acquire);
+            let offset = tail % LAP;
+            if offset == SEG {
+                // The next segment is being installed.
+                waits += 1;
+                if waits < 64 { spin_hint() } else { yield_now() }
+                continue;
+            }
+            let segment = self.tail_segment.load(Acquire);
+            if self.tail_index.compare_exchange_weak(tail, tail + 1, AcqRel, Relaxed).is_err() {
+                spin_hint();
+                continue;
+            }
+            // We own slot `offset` of `segment` (see the module docs for why it is this one).
+            if offset + 1 == SEG {
+                let next = self.take_segment();
+                self.tail_segment.store(next, Release);
+                self.tail_index.store(tail + 2, Release);
+                // SAFETY: `segment` cannot be recycled before its last slot (ours) is written.
+                unsafe { (*segment).next.store(next, Release) };
+            }
+            // SAFETY: the slot is ours alone until `ready` is set; the segment is live (above).
+            let slot = unsafe { &(*segment).slots[offset] };
+            slot.value.with_mut(|p| {
+                // SAFETY: exclusive access to the slot (claimed by the CAS); it holds no value
+                // (the consumer moved the previous one out before clearing `ready`).
+                unsafe { p.write(MaybeUninit::new(value)) }
+            });
+            slot.ready.store(true, Release);
+            return;
+        }
+    }
+
+    /// A recycled segment, or a new one. Called only by the producer that claimed the last slot
+    /// of the tail segment, so at most one thread pops the pool at a time.
+    fn take_segment(&self) -> *mut Segment<T> {
+        let mut top = self.pool_head.load(Acquire);
+        while !top.is_null() {
+            // SAFETY: pooled segments are never freed while the queue lives, and only this
+            // thread removes them, so `top` is still pooled and valid.
+            let below = unsafe { (*top).pool_next.load(Relaxed) };
+            match self.pool_head.compare_exchange_weak(top, below, Acquire, Acquire) {
+                Ok(_) => {
+                    self.pool_len.fetch_sub(1, Relaxed);
+                    return top;
+                }
+                Err(now) => top = now,
+            }
+        }
+        Segment::alloc()
+    }
+
+    /// Takes the oldest value, or `None` if the queue is empty (or its oldest slot is claimed but
+    /// not yet written: its producer will publish it right away).
+    ///
+    /// # Safety
+    /// Only one thread may be in `pop`/`is_empty` at a time (the single consumer); callers
+    /// guarantee it with the loop's consumer token.
+    pub(crate) unsafe fn pop(&self) -> Option<T> {
+        self.head.with_mut(|head| {
+            // SAFETY: the caller is the unique consumer; nobody else touches `head`.
+            let head = unsafe { &mut *head };
+            let offset = head.index % LAP;
+            // SAFETY: the head segment is live until the consumer itself recycles it below.
+            let segment = unsafe { &*head.segment };
+            let slot = &segment.slots[offset];
+            if !slot.ready.load(Acquire) {
+                return None;
+            }
+            // SAFETY: `ready` (acquire) shows the producer finished writing the value; moving it
+            // out and clearing the flag makes the slot empty again.
+            let value = slot.value.with_mut(|p| unsafe { p.read().assume_init() });
+            slot.ready.store(false, Relaxed);
+            head.index += 1;
+            if offset + 1 == SEG {
+                let next = segment.next.load(Acquire);
+                debug_assert!(!next.is_null(), "next segment linked before the last slot");
+                let done = std::mem::replace(&mut head.segment, next);
+                head.index += 1; // skip the installing marker
+                self.recycle(done);
+            }
+            Some(value)
+        })
+    }
+
+    /// Whether `pop` would return `None` now.
+    ///
+    /// # Safety
+    /// As [`Queue::pop`]: only the consumer may call it.
+    pub(crate) unsafe fn is_empty(&self) -> bool {
+        self.head.with_mut(|head| {
+            // SAFETY: the caller is the unique consumer.
+            let head = unsafe { &*head };
+            // SAFETY: the head segment is live (only the consumer recycles it).
+            let segment = unsafe { &*head.segment };
+            !segment.slots[head.index % LAP].ready.load(Acquire)
+        })
+    }
+
+    /// Returns a finished segment (every slot consumed, every flag clear) to the pool, or frees it
+    /// if the pool is full. Consumer only.
+    fn recycle(&self, segment: *mut Segment<T>) {
+        if self.pool_len.load(Relaxed) >= POOL_MAX {
+            // SAFETY: every producer of this segment is done with it (all slots were written and
+            // consumed) and it never entered the pool, so no thread can reach it.
+            drop(unsafe { Box::from_raw(segment) });
+            return;
+        }
+        // SAFETY: as above, the segment is unreachable by producers until published below.
+        let seg = unsafe { &*segment };
+        seg.next.store(ptr::null_mut(), Relaxed);
+        self.pool_len.fetch_add(1, Relaxed);
+        let mut top = self.pool_head.load(Relaxed);
+        loop {
+            seg.pool_next.store(top, Relaxed);
+            // Release: the reset `next`, the cleared `ready` flags and the moved-out values are
+            // visible to the producer that takes this segment (it loads with acquire).
+            match self.pool_head.compare_exchange_weak(top, segment, Release, Relaxed) {
+                Ok(_) => return,
+                Err(now) => top = now,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Queue<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no producer or other consumer exists any more.
+        while let Some(value) = unsafe { self.pop() } {
+            drop(value);
+        }
+        // Quiescent and empty: the head segment is the tail segment, nothing links past it.
+        let head = self.head.with_mut(|h| {
+            // SAFETY: exclusive access (`&mut self`).
+            unsafe { (*h).segment }
+        });
+        // SAFETY: allocated by `Segment::alloc`, reachable from nowhere else now.
+        drop(unsafe { Box::from_raw(head) });
+        let mut top = self.pool_head.load(Relaxed);
+        while !top.is_null() {
+            // SAFETY: pooled segments are owned by the pool; we are its last user.
+            let seg = unsafe { Box::from_raw(top) };
+            top = seg.pool_next.load(Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+
+    #[test]
+    fn single_thread_fifo_across_many_segments() {
+        let q = Queue::new();
+        for round in 0..3 {
+            for i in 0..(SEG * 5 + 3) {
+                q.push((round, i));
+            }
+            for i in 0..(SEG * 5 + 3) {
+                // SAFETY: this thread is the only consumer.
+                assert_eq!(unsafe { q.pop() }, Some((round, i)));
+            }
+            // SAFETY: as above.
+            assert!(unsafe { q.is_empty() } && unsafe { q.pop() }.is_none());
+        }
+    }
+
+    #[test]
+    fn recycled_segments_are_reused_and_pool_is_bounded() {
+        let q = Queue::new();
+        for i in 0..(SEG * (POOL_MAX + 10)) {
+            q.push(i);
+        }
+        // SAFETY: single consumer.
+        while unsafe { q.pop() }.is_some() {}
+        assert!(q.pool_len.load(Relaxed) <= POOL_MAX);
+        assert!(q.pool_len.load(Relaxed) > 0);
+    }
+
+    #[test]
+    fn unconsumed_values_are_dropped_with_the_queue() {
+        let marker = Arc::new(());
+        let q = Queue::new();
+        for _ in 0..(SEG + 7) {
+            q.push(marker.clone());
+        }
+        // SAFETY: single consumer.
+        drop(unsafe { q.pop() });
+        drop(q);
+        assert_eq!(Arc::strong_count(&marker), 1);
+    }
+
+    #[test]
+    fn concurrent_producers_keep_per_producer_order_and_lose_nothing() {
+        const P: usize = 4;
+        const N: usize = 20_000;
+        let q = Arc::new(Queue::new());
+        let start = Arc::new(Barrier::new(P + 1));
+        let producers: Vec<_> = (0..P)
+            .map(|p| {
+                let (q, start) = (q.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for i in 0..N {
+                        q.push((p, i));
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let mut next = [0_usize; P];
+        let mut got = 0;
+        while got < P * N {
+            // SAFETY: this thread is the only consumer.
+            match unsafe { q.pop() } {
+                Some((p, i)) => {
+                    assert_eq!(i, next[p], "producer {p} out of order");
+                    next[p] += 1;
+                    got += 1;
+                }
+                None => std::hint::spin_loop(),
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        // SAFETY: as above.
+        assert!(unsafe { q.pop() }.is_none());
+    }
+}

@@ -1,0 +1,479 @@
+//! `tournament compare OLD NEW`: regression comparison between two run folders.
+//!
+//! **Join.** Cells are joined by stable id (workload, param, contender), never by position.
+//! Cells only in OLD are *removed*, only in NEW *added*; neither is a regression by itself, but
+//! a cell measured in OLD that is failed, disqualified, unsupported or missing in NEW is
+//! *lost*, which counts as a regression (a contender that stopped working must fail the gate).
+//!
+//! **Provenance.** Ratios of runs measured under different conditions are not evidence. The
+//! fields in [`GATED_FIELDS`] must be equal, otherwise the comparison is refused (exit 2, the
+//! differing fields and both values listed) unless `--descriptive`, which prints the ratios
+//! labelled descriptive, without any verdict. The git SHA and dirty flag may differ: comparing
+//! two builds is the point.
+//!
+//! **Per cell.** From the raw samples of both runs (ok samples only; the cell's primary metric,
+//! ns/task or ns/op, which must be the same unit in both), the ratio of medians new/old and its
+//! 95% CI by a two-sample percentile bootstrap ([`stats::bootstrap_ratio_of_medians_ci`],
+//! deterministic seed). The change is *significant* when the CI excludes 1.
+//!
+//! **Verdict.** A *regression* is a significant slowdown whose point ratio exceeds
+//! 1 + threshold, on a cell that is stable (`ok`: ≥ 5 samples, CV ≤ 20%) in both runs; an
+//! *improvement* is the mirror image (ratio below 1 − threshold). Significant changes within
+//! the threshold are reported as such, unstable cells are *not judged*.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::env::Provenance;
+use crate::record::{CellStatus, RawSample, SummaryRow};
+use crate::report;
+use crate::stats;
+
+/// Default regression threshold: 5%.
+pub const DEFAULT_THRESHOLD: f64 = 0.05;
+
+/// Reads one provenance field as text.
+pub type FieldGetter = fn(&Provenance) -> String;
+
+/// Provenance fields that must match for a comparison to make claims (name, accessor).
+pub const GATED_FIELDS: &[(&str, FieldGetter)] = &[
+    ("hostname", |p| p.hostname.clone()),
+    ("cpu_model", |p| p.cpu_model.clone()),
+    ("logical_cores", |p| format!("{:?}", p.logical_cores)),
+    ("available_parallelism", |p| format!("{:?}", p.available_parallelism)),
+    ("virtualization", |p| p.virtualization.clone()),
+    ("os", |p| p.os.clone()),
+    ("arch", |p| p.arch.clone()),
+    ("kernel", |p| p.kernel.clone()),
+    ("rustc", |p| p.rustc.clone()),
+    ("profile", |p| p.profile.clone()),
+    ("pinning", |p| p.pinning.clone()),
+    ("allocator", |p| p.allocator.clone()),
+    ("clock", |p| p.clock.clone()),
+    ("run.mode", |p| p.run.mode.clone()),
+    ("run.gate", |p| p.run.gate.to_string()),
+    ("crate_versions", |p| {
+        p.crate_versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    }),
+];
+
+/// A provenance field whose value differs between the runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDiff {
+    /// Field name as in [`GATED_FIELDS`].
+    pub field: &'static str,
+    /// OLD's value.
+    pub old: String,
+    /// NEW's value.
+    pub new: String,
+}
+
+/// Every gated field that differs.
+pub fn provenance_diff(old: &Provenance, new: &Provenance) -> Vec<FieldDiff> {
+    GATED_FIELDS
+        .iter()
+        .filter_map(|(name, get)| {
+            let (a, b) = (get(old), get(new));
+            (a != b).then_some(FieldDiff { field: name, old: a, new: b })
+        })
+        .collect()
+}
+
+/// What happened to one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Significant slowdown beyond the threshold on a stable cell.
+    Regression,
+    /// Measured in OLD, not measured in NEW (failed, gap, missing).
+    Lost,
+    /// Significant speed-up beyond the threshold on a stable cell.
+    Improvement,
+    /// Significant, but within the threshold.
+    SmallChange,
+    /// The CI of the ratio contains 1.
+    NoChange,
+    /// A side is not stable (or too few samples): no claim.
+    NotJudged,
+    /// The primary unit differs (per-task vs per-op): incomparable.
+    UnitChanged,
+    /// Not measured in either run, or only in NEW / only in OLD without a measurement.
+    Unmeasured,
+    /// Only in NEW.
+    Added,
+    /// Only in OLD.
+    Removed,
+    /// `--descriptive`: ratio only, no claim.
+    Descriptive,
+}
+
+impl Verdict {
+    /// Display text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regression => "**REGRESSION**",
+            Verdict::Lost => "**LOST** (was measured)",
+            Verdict::Improvement => "improvement",
+            Verdict::SmallChange => "significant, within threshold",
+            Verdict::NoChange => "~ (no significant change)",
+            Verdict::NotJudged => "not judged (unstable)",
+            Verdict::UnitChanged => "unit changed: not comparable",
+            Verdict::Unmeasured => "not measured",
+            Verdict::Added => "added",
+            Verdict::Removed => "removed",
+            Verdict::Descriptive => "descriptive only",
+        }
+    }
+    /// Whether this verdict fails the comparison (exit 1).
+    pub fn fails(self) -> bool {
+        matches!(self, Verdict::Regression | Verdict::Lost)
+    }
+}
+
+/// One joined cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellComparison {
+    /// Stable workload id.
+    pub workload: String,
+    /// Stable param id.
+    pub param: String,
+    /// Stable contender id.
+    pub contender: String,
+    /// Primary unit (NEW's, else OLD's).
+    pub unit: String,
+    /// OLD status and median.
+    pub old: Option<(CellStatus, Option<f64>)>,
+    /// NEW status and median.
+    pub new: Option<(CellStatus, Option<f64>)>,
+    /// median(new) / median(old).
+    pub ratio: Option<f64>,
+    /// 95% bootstrap CI of the ratio.
+    pub ci: Option<(f64, f64)>,
+    /// Verdict.
+    pub verdict: Verdict,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// OLD's run id.
+    pub old_run: String,
+    /// NEW's run id.
+    pub new_run: String,
+    /// Gated provenance fields that differ.
+    pub differs: Vec<FieldDiff>,
+    /// Whether the comparison is descriptive (provenance differs and `--descriptive`).
+    pub descriptive: bool,
+    /// Threshold as a fraction (0.05 = 5%).
+    pub threshold: f64,
+    /// Cells in OLD's row order, then cells only in NEW.
+    pub cells: Vec<CellComparison>,
+    /// Samples per cell requested in OLD and NEW.
+    pub samples: (u32, u32),
+    /// Build features (env.json `features`) of OLD and NEW: not gated (a slowed build must be
+    /// comparable, that is its purpose) but printed when they differ.
+    pub features: (Vec<String>, Vec<String>),
+    /// Git SHA (and `-dirty` when dirty) of OLD and NEW.
+    pub git: (String, String),
+}
+
+impl Comparison {
+    /// Number of cells whose verdict fails the comparison.
+    pub fn failures(&self) -> usize {
+        self.cells.iter().filter(|c| c.verdict.fails()).count()
+    }
+}
+
+/// Why a comparison could not be made.
+#[derive(Debug)]
+pub enum CompareError {
+    /// Provenance differs and `--descriptive` was not given (exit 2).
+    Refused(Vec<FieldDiff>),
+    /// A run folder cannot be read (exit 2 as well: bad input).
+    Input(anyhow::Error),
+}
+
+impl std::fmt::Display for CompareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompareError::Refused(d) => {
+                writeln!(
+                    f,
+                    "refusing to compare runs measured under different conditions ({} \
+                     provenance field{} differ); pass --descriptive for a labelled descriptive \
+                     table without verdicts:",
+                    d.len(),
+                    if d.len() == 1 { "" } else { "s" }
+                )?;
+                for x in d {
+                    writeln!(f, "  {}: {:?} (old) vs {:?} (new)", x.field, x.old, x.new)?;
+                }
+                Ok(())
+            }
+            CompareError::Input(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+type Key = (String, String, String);
+
+fn cell_samples(samples: &[RawSample]) -> HashMap<Key, Vec<&RawSample>> {
+    let mut m: HashMap<Key, Vec<&RawSample>> = HashMap::new();
+    for s in samples {
+        m.entry((s.workload.clone(), s.param.clone(), s.contender.clone())).or_default().push(s);
+    }
+    m
+}
+
+/// Loads two run folders and compares them (see the module docs).
+///
+/// # Errors
+/// [`CompareError::Input`] when a folder cannot be loaded (`report::load_run`);
+/// [`CompareError::Refused`] when gated provenance differs and `descriptive` is false.
+pub fn compare_dirs(
+    old: &Path,
+    new: &Path,
+    threshold: f64,
+    descriptive: bool,
+) -> Result<Comparison, CompareError> {
+    let (os, op) = report::load_run(old).map_err(CompareError::Input)?;
+    let (ns, np) = report::load_run(new).map_err(CompareError::Input)?;
+    compare_runs(&os, &op, &ns, &np, threshold, descriptive)
+}
+
+/// [`compare_dirs`] on loaded runs.
+///
+/// # Errors
+/// [`CompareError::Refused`] when gated provenance differs and `descriptive` is false.
+pub fn compare_runs(
+    old_samples: &[RawSample],
+    old_prov: &Provenance,
+    new_samples: &[RawSample],
+    new_prov: &Provenance,
+    threshold: f64,
+    descriptive: bool,
+) -> Result<Comparison, CompareError> {
+    let differs = provenance_diff(old_prov, new_prov);
+    if !differs.is_empty() && !descriptive {
+        return Err(CompareError::Refused(differs));
+    }
+    // Identical conditions keep their verdicts even with --descriptive: it only licenses
+    // comparing runs whose provenance differs.
+    let descriptive = !differs.is_empty();
+    let old_rows = report::summarize_for(old_samples, Some(old_prov));
+    let new_rows = report::summarize_for(new_samples, Some(new_prov));
+    let (old_cells, new_cells) = (cell_samples(old_samples), cell_samples(new_samples));
+    let key = |r: &SummaryRow| (r.workload.clone(), r.param.clone(), r.contender.clone());
+    let new_by: HashMap<Key, &SummaryRow> = new_rows.iter().map(|r| (key(r), r)).collect();
+    let old_by: HashMap<Key, &SummaryRow> = old_rows.iter().map(|r| (key(r), r)).collect();
+    let mut cells = Vec::new();
+    for o in &old_rows {
+        let k = key(o);
+        let n = new_by.get(&k).copied();
+        let vals = |m: &HashMap<Key, Vec<&RawSample>>| {
+            report::primary_values(m.get(&k).map(Vec::as_slice).unwrap_or(&[]))
+        };
+        cells.push(judge(o, n, &vals(&old_cells), &vals(&new_cells), threshold, descriptive));
+    }
+    for n in new_rows.iter().filter(|r| !old_by.contains_key(&key(r))) {
+        cells.push(CellComparison {
+            workload: n.workload.clone(),
+            param: n.param.clone(),
+            contender: n.contender.clone(),
+            unit: n.unit.clone(),
+            old: None,
+            new: Some((n.status, n.median())),
+            ratio: None,
+            ci: None,
+            verdict: Verdict::Added,
+        });
+    }
+    Ok(Comparison {
+        old_run: old_prov.run_id.clone(),
+        new_run: new_prov.run_id.clone(),
+        differs,
+        descriptive,
+        threshold,
+        cells,
+        samples: (old_prov.run.samples, new_prov.run.samples),
+        features: (old_prov.features.clone(), new_prov.features.clone()),
+        git: (git_label(old_prov), git_label(new_prov)),
+    })
+}
+
+fn git_label(p: &Provenance) -> String {
+    let sha = &p.git_sha[..p.git_sha.len().min(10)];
+    match p.git_dirty {
+        Some(false) => sha.to_string(),
+        Some(true) => format!("{sha}-dirty"),
+        None => format!("{sha} (dirty state unknown)"),
+    }
+}
+
+fn judge(
+    o: &SummaryRow,
+    n: Option<&SummaryRow>,
+    old_vals: &[f64],
+    new_vals: &[f64],
+    threshold: f64,
+    descriptive: bool,
+) -> CellComparison {
+    let mut c = CellComparison {
+        workload: o.workload.clone(),
+        param: o.param.clone(),
+        contender: o.contender.clone(),
+        unit: o.unit.clone(),
+        old: Some((o.status, o.median())),
+        new: n.map(|n| (n.status, n.median())),
+        ratio: None,
+        ci: None,
+        verdict: Verdict::Removed,
+    };
+    let Some(n) = n else { return c };
+    c.unit = n.unit.clone();
+    let (om, nm) = (o.median(), n.median());
+    c.verdict = match (om, nm) {
+        (None, _) => Verdict::Unmeasured,
+        (Some(_), None) if descriptive => Verdict::Descriptive,
+        (Some(_), None) => Verdict::Lost,
+        (Some(_), Some(_)) if o.unit != n.unit => Verdict::UnitChanged,
+        (Some(a), Some(b)) => {
+            c.ratio = (a > 0.0).then(|| b / a);
+            c.ci = stats::bootstrap_ratio_of_medians_ci(old_vals, new_vals);
+            let stable = o.status == CellStatus::Ok && n.status == CellStatus::Ok;
+            match (c.ratio, c.ci) {
+                _ if descriptive => Verdict::Descriptive,
+                _ if !stable => Verdict::NotJudged,
+                (Some(r), Some((lo, hi))) => {
+                    if lo > 1.0 {
+                        if r > 1.0 + threshold { Verdict::Regression } else { Verdict::SmallChange }
+                    } else if hi < 1.0 {
+                        if r < 1.0 - threshold {
+                            Verdict::Improvement
+                        } else {
+                            Verdict::SmallChange
+                        }
+                    } else {
+                        Verdict::NoChange
+                    }
+                }
+                _ => Verdict::NotJudged,
+            }
+        }
+    };
+    c
+}
+
+fn pct(r: f64) -> String {
+    format!("{:+.1}%", (r - 1.0) * 100.0)
+}
+
+/// Renders the comparison as markdown: header with both run ids and the method, provenance
+/// differences, the verdict counts, then one table of every joined cell (failures first).
+pub fn render_markdown(c: &Comparison) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Comparison `{}` → `{}`\n", c.old_run, c.new_run);
+    if c.descriptive {
+        let _ = writeln!(
+            md,
+            "> **Descriptive only.** The runs were measured under different conditions (see \
+             below) or `--descriptive` was given: the ratios are arithmetic facts about two \
+             runs, not statistical findings, and no regression verdict is made.\n"
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Method: per cell (joined by workload · param · contender), ratio of medians new/old \
+         of the per-sample primary metric (ns/task or ns/op), with a 95% percentile-bootstrap \
+         CI ({} resamples of both runs' ok samples, fixed seed). *Regression*: CI above 1 and \
+         ratio > {:.1}× on a cell stable (ok: ≥ 5 samples, CV ≤ 20%) in both runs; \
+         *improvement* mirrored; a cell measured before and not now is *lost* (also a \
+         failure). Samples per cell: {} old, {} new.\n",
+        stats::BOOTSTRAP_RESAMPLES,
+        1.0 + c.threshold,
+        c.samples.0,
+        c.samples.1
+    );
+    let _ = writeln!(md, "Builds: old `{}`, new `{}`.\n", c.git.0, c.git.1);
+    if c.features.0 != c.features.1 {
+        let _ = writeln!(
+            md,
+            "> Build features differ: old [{}], new [{}] (`slow-test` is a deliberately slowed \
+             build).\n",
+            c.features.0.join(", "),
+            c.features.1.join(", ")
+        );
+    }
+    if !c.differs.is_empty() {
+        let _ = writeln!(md, "| Provenance field | old | new |\n|---|---|---|");
+        for d in &c.differs {
+            let _ = writeln!(md, "| {} | {} | {} |", d.field, esc(&d.old), esc(&d.new));
+        }
+        md.push('\n');
+    }
+    let mut counts: BTreeMap<Verdict, usize> = BTreeMap::new();
+    for x in &c.cells {
+        *counts.entry(x.verdict).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {}", v.as_str())).collect();
+    let _ = writeln!(
+        md,
+        "**Result:** {} ({} cells: {}).\n",
+        if c.descriptive {
+            "descriptive comparison, no verdict".to_string()
+        } else if c.failures() > 0 {
+            format!("{} regression(s) or lost cell(s)", c.failures())
+        } else {
+            format!("no regression beyond {:.0}%", c.threshold * 100.0)
+        },
+        c.cells.len(),
+        summary.join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "| Workload · param · contender | unit | old median | new median | new/old | 95% CI | verdict |\n\
+         |---|---|---:|---:|---:|---|---|"
+    );
+    let mut order: Vec<&CellComparison> = c.cells.iter().collect();
+    order.sort_by_key(|x| !x.verdict.fails());
+    for x in order {
+        let side = |s: &Option<(CellStatus, Option<f64>)>| match s {
+            None => "—".to_string(),
+            Some((_, Some(m))) => format!("{m:.1}"),
+            Some((st, None)) => st.as_str().to_string(),
+        };
+        let ratio = x.ratio.map_or("—".to_string(), |r| format!("{r:.3} ({})", pct(r)));
+        let ci = x.ci.map_or("—".to_string(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]"));
+        let _ = writeln!(
+            md,
+            "| `{}` · `{}` · `{}` | {} | {} | {} | {} | {} | {} |",
+            esc(&x.workload),
+            esc(&x.param),
+            esc(&x.contender),
+            x.unit,
+            side(&x.old),
+            side(&x.new),
+            ratio,
+            ci,
+            x.verdict.as_str()
+        );
+    }
+    md
+}
+
+fn esc(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Parses a threshold: `5%`, `5` (percent) or `0.05%`; must lie in (0, 1000) percent.
+///
+/// # Errors
+/// Not a number, or out of range.
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    let v: f64 = t.parse().map_err(|_| format!("threshold {s:?} is not a percentage like 5%"))?;
+    if !(v > 0.0 && v < 1000.0) {
+        return Err(format!("threshold {s:?} must be between 0% and 1000%"));
+    }
+    Ok(v / 100.0)
+}
