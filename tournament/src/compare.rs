@@ -16,10 +16,13 @@
 //! 95% CI by a two-sample percentile bootstrap ([`stats::bootstrap_ratio_of_medians_ci`],
 //! deterministic seed). The change is *significant* when the CI excludes 1.
 //!
-//! **Verdict.** A *regression* is a significant slowdown whose point ratio exceeds
-//! 1 + threshold, on a cell that is stable (`ok`: ≥ 5 samples, CV ≤ 20%) in both runs; an
-//! *improvement* is the mirror image (ratio below 1 − threshold). Significant changes within
-//! the threshold are reported as such, unstable cells are *not judged*.
+//! **Verdict.** A *regression* is a slowdown established beyond the threshold: the whole 95% CI
+//! of the ratio lies above 1 + threshold, on a cell that is stable (`ok`: ≥ 5 samples,
+//! CV ≤ 20%) in both runs; an *improvement* is the mirror image (CI entirely below
+//! 1 − threshold). Requiring the CI, not just the point ratio, beyond the threshold keeps the
+//! gate quiet on a noisy VM, where two back-to-back runs of the same build differ by a few
+//! percent with CIs that barely exclude 1. A CI that excludes 1 but not the threshold is reported
+//! as *significant, within threshold*; unstable cells are *not judged*.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -83,13 +86,13 @@ pub fn provenance_diff(old: &Provenance, new: &Provenance) -> Vec<FieldDiff> {
 /// What happened to one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
-    /// Significant slowdown beyond the threshold on a stable cell.
+    /// Slowdown whose whole CI lies beyond the threshold, on a stable cell.
     Regression,
     /// Measured in OLD, not measured in NEW (failed, gap, missing).
     Lost,
-    /// Significant speed-up beyond the threshold on a stable cell.
+    /// Speed-up whose whole CI lies beyond the threshold, on a stable cell.
     Improvement,
-    /// Significant, but within the threshold.
+    /// The CI excludes 1 but does not lie entirely beyond the threshold.
     SmallChange,
     /// The CI of the ratio contains 1.
     NoChange,
@@ -114,7 +117,7 @@ impl Verdict {
             Verdict::Regression => "**REGRESSION**",
             Verdict::Lost => "**LOST** (was measured)",
             Verdict::Improvement => "improvement",
-            Verdict::SmallChange => "significant, within threshold",
+            Verdict::SmallChange => "significant, not beyond threshold",
             Verdict::NoChange => "~ (no significant change)",
             Verdict::NotJudged => "not judged (unstable)",
             Verdict::UnitChanged => "unit changed: not comparable",
@@ -344,15 +347,13 @@ fn judge(
             match (c.ratio, c.ci) {
                 _ if descriptive => Verdict::Descriptive,
                 _ if !stable => Verdict::NotJudged,
-                (Some(r), Some((lo, hi))) => {
-                    if lo > 1.0 {
-                        if r > 1.0 + threshold { Verdict::Regression } else { Verdict::SmallChange }
-                    } else if hi < 1.0 {
-                        if r < 1.0 - threshold {
-                            Verdict::Improvement
-                        } else {
-                            Verdict::SmallChange
-                        }
+                (Some(_), Some((lo, hi))) => {
+                    if lo > 1.0 + threshold {
+                        Verdict::Regression
+                    } else if hi < 1.0 - threshold {
+                        Verdict::Improvement
+                    } else if lo > 1.0 || hi < 1.0 {
+                        Verdict::SmallChange
                     } else {
                         Verdict::NoChange
                     }
@@ -385,12 +386,13 @@ pub fn render_markdown(c: &Comparison) -> String {
         md,
         "Method: per cell (joined by workload · param · contender), ratio of medians new/old \
          of the per-sample primary metric (ns/task or ns/op), with a 95% percentile-bootstrap \
-         CI ({} resamples of both runs' ok samples, fixed seed). *Regression*: CI above 1 and \
-         ratio > {:.1}× on a cell stable (ok: ≥ 5 samples, CV ≤ 20%) in both runs; \
-         *improvement* mirrored; a cell measured before and not now is *lost* (also a \
-         failure). Samples per cell: {} old, {} new.\n",
+         CI ({} resamples of both runs' ok samples, fixed seed). *Regression*: the whole CI above \
+         {} on a cell stable (ok: ≥ 5 samples, CV ≤ 20%) in both runs; *improvement*: the \
+         whole CI below {}; a cell measured before and not now is *lost* (also a failure). \
+         Samples per cell: {} old, {} new.\n",
         stats::BOOTSTRAP_RESAMPLES,
-        1.0 + c.threshold,
+        pct(1.0 + c.threshold),
+        pct(1.0 - c.threshold),
         c.samples.0,
         c.samples.1
     );

@@ -14,6 +14,11 @@ use tournament::report;
 use tournament::run::{self, RunPlan};
 use tournament::workloads::{Mode, WORKLOADS};
 
+/// The system allocator, wrapped so the alloc-pressure workload can count allocations in its
+/// untimed counting pass (outside a counting window it costs one relaxed load per allocation).
+#[global_allocator]
+static GLOBAL: tournament::alloc_count::CountingAllocator = tournament::alloc_count::CountingAllocator;
+
 #[derive(Parser)]
 #[command(name = "tournament", version, about = "Measures event-loop contenders side by side")]
 struct Cli {
@@ -127,7 +132,7 @@ fn main() -> ExitCode {
         }
         Command::Merge { dirs, out } => match tournament::merge::merge_dirs(&dirs) {
             Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
-            Err(e) => fail(2, &format!("{e:#}")),
+            Err(e) => fail(1, &format!("{e:#}")),
         },
         Command::Index { dir } => match tournament::index::write_index(&dir) {
             Ok(()) => {

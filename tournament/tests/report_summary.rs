@@ -122,3 +122,21 @@ fn summary_has_leaderboard_ablations_and_sweep_plot() {
     }
     assert!(!tmp.path().join("plots/stale.svg").exists());
 }
+
+#[test]
+fn secondary_metrics_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = valid_samples();
+    for r in s.iter_mut().filter(|r| r.workload == "ping" && r.contender == "main") {
+        r.metrics.push(tournament::record::RawMetric {
+            name: "externals_before_internal".into(),
+            unit: "tasks".into(),
+            value: f64::from(r.sample),
+        });
+    }
+    write_run(tmp.path(), &s);
+    report::regenerate(tmp.path()).unwrap();
+    let md = fs::read_to_string(tmp.path().join("SUMMARY.md")).unwrap();
+    assert!(md.contains("| Contender | externals_before_internal (tasks) |"), "{md}");
+    assert!(md.contains("| `main` | 2.000 |"), "{md}");
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mio::Events;
 
 use crate::counters::LoopCounter;
-use crate::ingress::{LaneId, Runner};
+use crate::ingress::LaneId;
 use crate::io::WAKER_TOKEN;
 use crate::state::{LoopState, TransitionError};
 use crate::{AltOneLoop, Task};
@@ -229,8 +229,10 @@ impl AltOneLoop {
             timers.take_all()
         };
         if pending.is_empty() {
+            // `finish_run` marks the runner stopped (releasing `shutdown` callers) after the
+            // fds phase. Nothing can be submitted meanwhile: foreign threads are refused since
+            // the stop was requested, and the loop thread runs no more tasks.
             ing.drained = true;
-            ing.runner = Runner::Stopped;
             return true;
         }
         drop(ing);

@@ -243,6 +243,10 @@ impl AltOneLoop {
     /// Marks the loop stopped when `run` ends, however it ends, releases `shutdown` callers and
     /// runs the *fds* shutdown phase (deregister everything, drop the callbacks).
     fn finish_run(&self) {
+        // Phase *fds* first, so a `shutdown` caller released below finds every fd deregistered
+        // and every callback dropped.
+        let regs = self.readiness.close();
+        self.isolate(move || drop(regs));
         {
             let mut ing = self.ingress.lock();
             ing.runner = Runner::Stopped;
@@ -251,14 +255,13 @@ impl AltOneLoop {
                 if let Err(e) =
                     self.handshake.transition(LoopState::Terminating, LoopState::Terminated)
                 {
-                    // Only `run` ends termination; anything else is a bug worth seeing.
+                    // Unreachable: only the loop thread ends termination, and it is here. Not a
+                    // panic: this runs in a drop guard, possibly during an unwind.
                     debug_assert!(false, "{e}");
                 }
             }
             self.done.notify_all();
         }
-        let regs = self.readiness.close();
-        self.isolate(move || drop(regs));
     }
 }
 

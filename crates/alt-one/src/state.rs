@@ -14,8 +14,9 @@
 //! *then* loads the state; the loop first moves `Running → Sleeping`, *then* looks at the lanes
 //! under the same lock. So either the loop sees the task, or the producer sees `Sleeping`. A
 //! producer that sees `Sleeping` claims the wake-pending flag (`false → true`); only the claimant
-//! writes the eventfd, so concurrent producers pay one syscall per sleep. The loop clears the flag
-//! after each poll. `tests/loom_wake.rs` model-checks exactly these methods.
+//! writes the eventfd, so concurrent producers pay one syscall per sleep (a second one only in
+//! the short window after the loop cleared the flag, while the state still reads `Sleeping`:
+//! writes ≤ flag clears + 1). The loop clears the flag after each poll. `tests/loom_wake.rs` model-checks exactly these methods.
 
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;

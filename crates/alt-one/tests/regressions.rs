@@ -1,7 +1,7 @@
-#![cfg(not(loom))]
 //! Regression tests for the Go AlternateOne's bugs (`../shared/reference/contenders.md` §9 #11,
 //! #12, #15) and for alt-one's own guarantees (validated state machine, level-triggered
 //! readiness). Every wait is bounded and fails loudly; nothing synchronises by sleeping.
+#![cfg(not(loom))]
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mio::Events;
 
 use crate::counters::LoopCounter;
-use crate::ingress::{Ingress, Runner};
+use crate::ingress::Ingress;
 use crate::io::WAKER_TOKEN;
 use crate::microtasks::MICROTASK_BUDGET;
 use crate::state::{LoopState, TransitionError};
@@ -239,10 +239,10 @@ impl AltThreeLoop {
             timers.take_all()
         };
         if pending.is_empty() {
-            self.update_gate(&mut ing, |g| {
-                g.drained = true;
-                g.runner = Runner::Stopped;
-            });
+            // `finish_run` marks the runner stopped (releasing `shutdown` callers) after the
+            // fds phase. Nothing can be submitted meanwhile: foreign threads are refused since
+            // the stop was requested, and the loop thread runs no more tasks.
+            self.update_gate(&mut ing, |g| g.drained = true);
             return true;
         }
         drop(ing);

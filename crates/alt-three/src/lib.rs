@@ -215,6 +215,10 @@ impl AltThreeLoop {
     /// Marks the loop stopped when `run` ends, however it ends, releases `shutdown` callers and
     /// runs the *fds* shutdown phase (deregister everything, drop the callbacks).
     fn finish_run(&self) {
+        // Phase *fds* first, so a `shutdown` caller released below finds every fd deregistered
+        // and every callback dropped.
+        let regs = self.readiness.close();
+        self.isolate(move || drop(regs));
         {
             let mut ing = self.ingress.lock();
             self.update_gate(&mut ing, |g| g.runner = Runner::Stopped);
@@ -223,14 +227,13 @@ impl AltThreeLoop {
                 if let Err(e) =
                     self.handshake.transition(LoopState::Terminating, LoopState::Terminated)
                 {
-                    // Only `run` ends termination; anything else is a bug worth seeing.
+                    // Unreachable: only the loop thread ends termination, and it is here. Not a
+                    // panic: this runs in a drop guard, possibly during an unwind.
                     debug_assert!(false, "{e}");
                 }
             }
             self.done.notify_all();
         }
-        let regs = self.readiness.close();
-        self.isolate(move || drop(regs));
     }
 }
 
@@ -495,9 +498,9 @@ impl EventLoop for AltThreeLoop {
     }
 
     /// Closes the loop: rejects all new work, drops every queued task (including the unstarted
-    /// rest of the batch in flight) and timer (outside the locks, on the calling thread) and makes `run` return `Ok(())`. Returns how
-    /// many it dropped (also added to [`LoopStats::tasks_dropped`]); 0 on every later call. Never
-    /// waits.
+    /// rest of the batch in flight) and every timer, outside the locks, on the calling thread,
+    /// and makes `run` return `Ok(())`. Returns how many it dropped (also added to
+    /// [`LoopStats::tasks_dropped`]); 0 on every later call. Never waits.
     ///
     /// # Panics
     /// If a dropped closure's destructor panics, the panic propagates to the caller after the

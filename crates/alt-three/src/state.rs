@@ -1,21 +1,23 @@
 //! The validated lifecycle state machine and the wake-pending flag: the loop's sleep/wake
 //! handshake.
 //!
-//! AlternateThree uses AlternateOne's five states and table of allowed transitions, kept as they were
-//! (`../shared/reference/contenders.md` §4.4, §6.4). Every transition goes through
+//! AlternateThree uses AlternateOne's five states and table of allowed transitions, kept as
+//! they were (`../shared/reference/contenders.md` §4.4, §6.4). Every transition goes through
 //! [`Handshake::transition`], which refuses a transition outside the table with
 //! [`TransitionError::NotAllowed`] and reports a lost race (the state was not the expected one)
-//! with [`TransitionError::Lost`]; nothing is silently overwritten. Where the Go code used plain
-//! stores that could overwrite `Terminating` (§9 #5), the loop here handles the one expected race (a shutdown or close moved
-//! the state to `Terminating` under it) and panics only on a genuinely invalid transition, which
-//! would be a bug in this crate.
+//! with [`TransitionError::Lost`]; nothing is silently overwritten. Where the Go code's plain
+//! stores could overwrite `Terminating` (§9 #5), the loop here moves `Running ⇄ Sleeping` by
+//! compare-and-swap only, handles the one expected race (a shutdown or close moved the state to
+//! `Terminating` under it) and panics only on a genuinely invalid transition, which would be a
+//! bug in this crate.
 //!
-//! The handshake (a Dekker pattern): a producer first publishes its task under the ingress lock,
+//! The handshake (a Dekker pattern): a producer first publishes its task under its queue's lock,
 //! *then* loads the state; the loop first moves `Running → Sleeping`, *then* looks at the lanes
 //! under the same lock. So either the loop sees the task, or the producer sees `Sleeping`. A
 //! producer that sees `Sleeping` claims the wake-pending flag (`false → true`); only the claimant
-//! writes the eventfd, so concurrent producers pay one syscall per sleep. The loop clears the flag
-//! after each poll. `tests/loom_wake.rs` model-checks exactly these methods.
+//! writes the eventfd, so concurrent producers pay one syscall per sleep (a second one only in
+//! the short window after the loop cleared the flag, while the state still reads `Sleeping`:
+//! writes ≤ flag clears + 1). The loop clears the flag after each poll. `tests/loom_wake.rs` model-checks exactly these methods.
 
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;

@@ -1,7 +1,7 @@
-#![cfg(not(loom))]
 //! Regression tests for the Go AlternateThree's bugs (`../shared/reference/contenders.md` §9 #5,
 //! #13) and for alt-three's own guarantees. Every wait is bounded and fails loudly; nothing
 //! synchronises by sleeping.
+#![cfg(not(loom))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

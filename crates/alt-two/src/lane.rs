@@ -111,8 +111,15 @@ impl Lane {
     }
 
     /// Takes the next task in lane order (see the module docs). Consumer side: the loop thread.
+    ///
+    /// The ring's head slot is examined (acquire) *before* the overflow length is read, and the
+    /// ring is popped only if that examination found it published: if the head task's producer
+    /// had overflowed a task before it, the acquire makes that overflow push visible here, so
+    /// the overflow task (whose fence is at most this position) is taken first. Reading the
+    /// overflow length first could miss it and let the producer's later ring task overtake it.
     pub(crate) fn pop(&self) -> Pop<Task> {
-        if self.overflow_len.load(Relaxed) > 0 {
+        let ready = self.ring.head_ready();
+        if self.overflow_len.load(Acquire) > 0 {
             let head = self.ring.head();
             let mut o = self.overflow.lock();
             if o.items.front().is_some_and(|&(fence, _)| fence <= head) {
@@ -121,7 +128,16 @@ impl Lane {
                 return Pop::Item(task);
             }
         }
-        self.ring.pop()
+        if ready {
+            // Normally the slot just examined; `close` (another consumer) may have taken it, in
+            // which case this pops the next one or reports `Empty`/`Pending`. Nothing is lost:
+            // after `close` the loop runs nothing more.
+            self.ring.pop()
+        } else if self.ring.has_claims() {
+            Pop::Pending
+        } else {
+            Pop::Empty
+        }
     }
 
     /// Whether the lane may hold work (cheap, for the loop's "anything left?" checks). Counts

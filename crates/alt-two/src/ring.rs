@@ -208,6 +208,13 @@ impl<T> Ring<T> {
         }
     }
 
+    /// Whether the value at the head position is published (acquire: everything its producer did
+    /// before publishing it is visible to the caller afterwards).
+    pub fn head_ready(&self) -> bool {
+        let head = self.head.load(Relaxed);
+        self.slots[head & self.mask].seq.load(Acquire) == head + 1
+    }
+
     /// The consumer's position: how many values have been taken.
     pub fn head(&self) -> usize {
         self.head.load(Relaxed)

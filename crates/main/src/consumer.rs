@@ -13,9 +13,9 @@
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
 #[cfg(not(loom))]
 use std::sync::atomic::Ordering::{Acquire, Release};
-use std::sync::atomic::Ordering::Relaxed;
 
 use crate::sync::AtomicBool;
 #[cfg(not(loom))]

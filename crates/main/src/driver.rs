@@ -10,9 +10,9 @@ use loop_api::RunError;
 
 use crate::MainLoop;
 use crate::consumer::Token;
+use crate::queue::Queue;
 use crate::state::{CLOSED, PARKED, POLLING, STOP, in_flight};
 use crate::sync::spin_hint;
-use crate::queue::Queue;
 use crate::task::Task;
 
 /// Queue checks between two clock reads while spinning (a clock read costs ~25 ns, a check a
@@ -197,7 +197,11 @@ impl MainLoop {
 
     /// Nothing to do: spin for at most `spin_before_sleep`, then run the sleep handshake (see
     /// the crate docs, "The wake-up protocol") and sleep, or stop.
-    fn idle<'a>(&'a self, mut tok: Token<'a>, ready_io: &mut Vec<u64>) -> Result<Idle<'a>, RunError> {
+    fn idle<'a>(
+        &'a self,
+        mut tok: Token<'a>,
+        ready_io: &mut Vec<u64>,
+    ) -> Result<Idle<'a>, RunError> {
         if !self.spin.is_zero() {
             let start = Instant::now();
             loop {
@@ -265,7 +269,12 @@ impl MainLoop {
     }
 
     /// Blocks in `mode` for at most `timeout` (`None`: until woken), counting the sleep.
-    fn block(&self, mode: u64, timeout: Option<Duration>, ready_io: &mut Vec<u64>) -> Result<(), RunError> {
+    fn block(
+        &self,
+        mode: u64,
+        timeout: Option<Duration>,
+        ready_io: &mut Vec<u64>,
+    ) -> Result<(), RunError> {
         self.counters.sleeps.add(1);
         if mode == PARKED {
             match timeout {

@@ -106,7 +106,11 @@ impl Io {
             return Err((RegisterError::AlreadyRegistered, callback));
         }
         let generation = t.next_gen;
-        if let Err(e) = self.registry.register(&mut SourceFd(&fd), Token(generation as usize), Interest::READABLE) {
+        if let Err(e) = self.registry.register(
+            &mut SourceFd(&fd),
+            Token(generation as usize),
+            Interest::READABLE,
+        ) {
             return Err((RegisterError::Io(e), callback));
         }
         t.next_gen += 1;
@@ -119,7 +123,11 @@ impl Io {
     /// Unregisters `fd`; returns its callback (for the caller to drop outside any lock) or
     /// `Err(())` if it was not registered. Waits for a dispatch of it in progress unless
     /// `on_loop_thread`.
-    pub(crate) fn unregister(&self, fd: RawFd, on_loop_thread: bool) -> Result<Option<IoCallback>, ()> {
+    pub(crate) fn unregister(
+        &self,
+        fd: RawFd,
+        on_loop_thread: bool,
+    ) -> Result<Option<IoCallback>, ()> {
         let mut t = self.table.lock();
         let generation = t.by_fd.remove(&fd).ok_or(())?;
         let reg = t.by_gen.remove(&generation).expect("by_fd and by_gen agree");
@@ -182,7 +190,11 @@ impl Io {
             Some(reg) => {
                 let fd = reg.fd;
                 reg.callback = Some(callback);
-                let _ = self.registry.reregister(&mut SourceFd(&fd), Token(generation as usize), Interest::READABLE);
+                let _ = self.registry.reregister(
+                    &mut SourceFd(&fd),
+                    Token(generation as usize),
+                    Interest::READABLE,
+                );
                 None
             }
             None => Some(callback),

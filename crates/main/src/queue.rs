@@ -126,7 +126,11 @@ impl<T> Queue<T> {
             if offset == SEG {
                 // The next segment is being installed.
                 waits += 1;
-                if waits < 64 { spin_hint() } else { yield_now() }
+                if waits < 64 {
+                    spin_hint()
+                } else {
+                    yield_now()
+                }
                 continue;
             }
             let segment = self.tail_segment.load(Acquire);

@@ -129,7 +129,12 @@ mod tests {
                 inline,
             );
             let h = hits.clone();
-            let small = Task::new(move || drop(h.fetch_add(1, Ordering::SeqCst)), inline);
+            let small = Task::new(
+                move || {
+                    h.fetch_add(1, Ordering::SeqCst);
+                },
+                inline,
+            );
             small.run();
             large.run();
             assert_eq!(hits.load(Ordering::SeqCst), 2);

@@ -39,7 +39,7 @@ impl Timers {
     }
 
     /// Number of pending (scheduled, not fired, not cancelled) timers.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn len(&self) -> usize {
         self.callbacks.len()
     }

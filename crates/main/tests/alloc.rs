@@ -100,7 +100,11 @@ fn measured_burst(lp: &Arc<MainLoop>, n: u64, count: bool) -> u64 {
     let finisher = {
         let (ran, done) = (ran.clone(), done.clone());
         move || {
-            assert_eq!(ran.load(Ordering::Relaxed), n, "every task of the burst ran before the finisher");
+            assert_eq!(
+                ran.load(Ordering::Relaxed),
+                n,
+                "every task of the burst ran before the finisher"
+            );
             done.set();
         }
     };

@@ -7,7 +7,10 @@ loop_conformance::conformance_tests!(main_default, loop_main::MainLoop);
 loop_conformance::conformance_tests!(
     main_no_spin,
     loop_main::MainLoop,
-    loop_api::LoopConfig { spin_before_sleep: std::time::Duration::ZERO, ..loop_api::LoopConfig::default() }
+    loop_api::LoopConfig {
+        spin_before_sleep: std::time::Duration::ZERO,
+        ..loop_api::LoopConfig::default()
+    }
 );
 
 loop_conformance::conformance_tests!(

@@ -9,11 +9,11 @@ use loop_api::{Capabilities, EventLoop, LoopConfig};
 use crate::harness::SampleError;
 use crate::workloads::{self, Param, SampleOutcome};
 
-pub mod ours;
-mod peer_gate;
 pub mod async_executor_peer;
 pub mod calloop_peer;
 pub mod crossbeam_worker;
+pub mod ours;
+mod peer_gate;
 pub mod peers;
 pub mod std_mpsc;
 pub mod tokio_ct;

@@ -82,7 +82,7 @@ pub fn render_markdown(rows: &[SummaryRow], prov: &Provenance, samples: &[RawSam
     header(&mut md, rows, prov);
     super::leaderboard::render(&mut md, rows, samples);
     how_to_read(&mut md);
-    results(&mut md, rows, prov);
+    results(&mut md, rows, prov, samples);
     super::leaderboard::render_ablations(&mut md, rows);
     gaps(&mut md, rows);
     md
@@ -254,7 +254,7 @@ fn how_to_read(md: &mut String) {
     );
 }
 
-fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance) {
+fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) {
     let _ = writeln!(md, "## Results\n");
     let mut i = 0;
     let mut current_workload: Option<&str> = None;
@@ -280,6 +280,7 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance) {
             }
         }
         table(md, &rows[i..end]);
+        secondary_metrics(md, &rows[i..end], samples);
         i = end;
     }
 }
@@ -505,4 +506,42 @@ fn gaps(md: &mut String, rows: &[SummaryRow]) {
             esc(r.reason.as_deref().unwrap_or(""))
         );
     }
+}
+
+/// Secondary per-sample metrics of one table (raw.jsonl `metrics`): per contender, the median
+/// over its ok samples of each metric, with the metric's unit. Nothing is written when no sample
+/// of the table carries one. Contenders in the table's order, metrics by name.
+fn secondary_metrics(md: &mut String, group: &[SummaryRow], samples: &[RawSample]) {
+    use std::collections::BTreeMap;
+    let (w, p) = (&group[0].workload, &group[0].param);
+    let mut by: BTreeMap<(&str, &str), BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+    for s in samples.iter().filter(|s| {
+        &s.workload == w && &s.param == p && s.status == crate::record::SampleStatus::Ok
+    }) {
+        for m in &s.metrics {
+            by.entry((&m.name, &m.unit))
+                .or_default()
+                .entry(&s.contender)
+                .or_default()
+                .push(m.value);
+        }
+    }
+    if by.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "Secondary metrics (median over ok samples):\n");
+    let cols: Vec<String> = by.keys().map(|(n, u)| format!("{} ({})", esc(n), esc(u))).collect();
+    let _ = writeln!(md, "| Contender | {} |", cols.join(" | "));
+    let _ = writeln!(md, "|---|{}|", vec!["---:"; cols.len()].join("|"));
+    for r in group {
+        let vals: Vec<String> = by
+            .values()
+            .map(|per| num(per.get(r.contender.as_str()).and_then(|v| stats::median(v)), 3))
+            .collect();
+        if vals.iter().all(|v| v == NA) {
+            continue;
+        }
+        let _ = writeln!(md, "| {} | {} |", code(&r.contender), vals.join(" | "));
+    }
+    md.push('\n');
 }
