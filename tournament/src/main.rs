@@ -17,7 +17,8 @@ use tournament::workloads::{Mode, WORKLOADS};
 /// The system allocator, wrapped so the alloc-pressure workload can count allocations in its
 /// untimed counting pass (outside a counting window it costs one relaxed load per allocation).
 #[global_allocator]
-static GLOBAL: tournament::alloc_count::CountingAllocator = tournament::alloc_count::CountingAllocator;
+static GLOBAL: tournament::alloc_count::CountingAllocator =
+    tournament::alloc_count::CountingAllocator;
 
 #[derive(Parser)]
 #[command(name = "tournament", version, about = "Measures event-loop contenders side by side")]

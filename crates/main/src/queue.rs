@@ -339,7 +339,10 @@ mod tests {
         start.wait();
         let mut next = [0_usize; P];
         let mut got = 0;
+        // Bounded: a lost value fails loudly instead of hanging.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while got < P * N {
+            assert!(std::time::Instant::now() < deadline, "only {got} of {} values arrived", P * N);
             // SAFETY: this thread is the only consumer.
             match unsafe { q.pop() } {
                 Some((p, i)) => {
