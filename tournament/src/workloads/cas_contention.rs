@@ -42,7 +42,7 @@ pub const LATENCY: WorkloadSpec = WorkloadSpec {
 };
 
 fn throughput_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(640, 20_000, 200_000);
+    let n = mode.pick(640, 100_000, 1_000_000);
     PRODUCERS.iter().map(|&p| Param::new(format!("p={p:02}"), n).with_producers(p)).collect()
 }
 
