@@ -306,3 +306,32 @@ pub fn merge_latencies(parts: &[&LatencySummary]) -> anyhow::Result<Histogram<u6
     }
     Ok(acc)
 }
+
+/// Standard normal CDF Φ(x), via the complementary error function approximation of Abramowitz &
+/// Stegun, *Handbook of Mathematical Functions* (1964), formula 7.1.26 (|error| < 1.5e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    let t_arg = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * t_arg);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erfc = poly * (-t_arg * t_arg).exp();
+    if x >= 0.0 { 1.0 - 0.5 * erfc } else { 0.5 * erfc }
+}
+
+/// Standard normal quantile Φ⁻¹(p) for p in (0, 1), by bisection on [`normal_cdf`] (absolute
+/// error below 1e-6 in x for p in [1e-12, 1 − 1e-12]; `p` is clamped to that range).
+pub fn normal_quantile(p: f64) -> f64 {
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let (mut lo, mut hi) = (-8.0_f64, 8.0_f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if normal_cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}

@@ -136,3 +136,42 @@ fn threshold_parsing() {
     assert!(parse_threshold("0%").is_err());
     assert!(parse_threshold("five").is_err());
 }
+
+/// 40 cells of one contender; NEW scales cell i by `factor(i)` (every sample of it, plus a tiny
+/// within-cell jitter so each within-run CI is tight).
+fn many_cells(factor: impl Fn(usize) -> f64) -> (Vec<RawSample>, Vec<RawSample>) {
+    let (mut old, mut new) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        let p = format!("b={i}");
+        for s in 0..7u32 {
+            let jitter = 1.0 + f64::from(s) * 0.001;
+            old.push(rec("burst", &p, "main", s, 100.0 * jitter));
+            let mut n = rec("burst", &p, "main", s, 100.0 * jitter * factor(i));
+            n.run_id = NEW_RUN.into();
+            new.push(n);
+        }
+    }
+    (old, new)
+}
+
+#[test]
+fn between_run_drift_is_not_a_regression_but_a_uniform_slowdown_is() {
+    let (old_p, mut new_p) = (provenance(), provenance());
+    new_p.run_id = NEW_RUN.into();
+    // Drift like two back-to-back runs on the VM: cells move by up to ±8% in both directions;
+    // one cell moves +15%. Its own within-run CI excludes 1.05, but it is within the noise.
+    let drift = |i: usize| if i == 7 { 1.15 } else { 1.0 + ((i * 37 % 17) as f64 - 8.0) / 100.0 };
+    let (old, new) = many_cells(drift);
+    let c = tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
+    let x = c.cells.iter().find(|x| x.param == "b=7").unwrap();
+    assert!(x.ci.unwrap().0 > 1.05, "the within-run CI alone would flag it: {:?}", x.ci);
+    assert_ne!(x.verdict, Verdict::Regression);
+    assert_eq!(c.failures(), 0);
+    assert_eq!(c.judged, 40);
+    assert!(c.between_run_sigma > 0.03 && c.between_run_sigma < 0.1, "{}", c.between_run_sigma);
+    assert!((c.z - 3.23).abs() < 0.01, "Bonferroni z for 40 cells: {}", c.z);
+    // A real slowdown moves every cell: 1.5× ± the same small drift is a regression everywhere.
+    let (old, new) = many_cells(|i| 1.5 * (1.0 + ((i * 37 % 17) as f64 - 8.0) / 400.0));
+    let c = tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
+    assert_eq!(c.failures(), 40, "{}", render_markdown(&c));
+}

@@ -162,3 +162,16 @@ fn corrupt_histograms_are_errors() {
     s.histogram_v2_base64 = "AAAA".into(); // valid base64, not a histogram
     assert!(merge_latencies(&[&s]).is_err());
 }
+
+#[test]
+fn normal_quantile_matches_tabulated_values() {
+    use tournament::stats::{normal_cdf, normal_quantile};
+    for (p, z) in [(0.5, 0.0), (0.975, 1.959_964), (0.995, 2.575_829), (0.999, 3.090_232)] {
+        assert!((normal_quantile(p) - z).abs() < 1e-4, "p={p}: {}", normal_quantile(p));
+        assert!((normal_quantile(1.0 - p) + z).abs() < 1e-4);
+        assert!((normal_cdf(z) - p).abs() < 1e-6);
+    }
+    // Bonferroni over 500 cells at family-wise 5%: the two-sided quantile is ≈ 3.89.
+    let z = normal_quantile(1.0 - 0.05 / 1000.0);
+    assert!((z - 3.8906).abs() < 1e-3, "{z}");
+}
