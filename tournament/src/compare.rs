@@ -35,6 +35,14 @@
 //! 1 − threshold). A within-run CI that excludes 1 without meeting that bar is reported as
 //! *significant, within threshold*; unstable cells are *not judged*. Same-machine A/B runs with
 //! interleaved rounds (`make bench-ab`) shrink σ_b and so make the gate sharper.
+//!
+//! **Run-level sign test.** When a change slows many cells by different amounts, σ_b is inflated
+//! by the change itself and few single cells clear the widened bar. Drift between runs is
+//! symmetric (as many cells move up as down), a slowdown is not: among the stable cells whose
+//! point ratio lies beyond the threshold, the number above 1 + threshold is Binomial(n, ½) under
+//! "no change". A one-sided exact binomial p below [`SIGN_TEST_ALPHA`] (with n ≥
+//! [`MIN_CELLS_FOR_NOISE`]) is a *run-level regression*, which fails the comparison like a
+//! cell regression does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -53,6 +61,9 @@ pub const MIN_CELLS_FOR_NOISE: usize = 10;
 
 /// Family-wise error rate of the regression gate across all judged cells.
 pub const FAMILY_ALPHA: f64 = 0.05;
+
+/// Significance level of the run-level sign test.
+pub const SIGN_TEST_ALPHA: f64 = 0.01;
 
 /// Reads one provenance field as text.
 pub type FieldGetter = fn(&Provenance) -> String;
@@ -202,12 +213,21 @@ pub struct Comparison {
     pub z: f64,
     /// Cells stable in both runs (the family the correction is over).
     pub judged: usize,
+    /// Run-level sign test: (cells slower beyond the threshold, cells faster beyond it,
+    /// one-sided binomial p of that many or more slower under "no change").
+    pub sign_test: (usize, usize, f64),
 }
 
 impl Comparison {
     /// Number of cells whose verdict fails the comparison.
     pub fn failures(&self) -> usize {
-        self.cells.iter().filter(|c| c.verdict.fails()).count()
+        self.cells.iter().filter(|c| c.verdict.fails()).count() + usize::from(self.run_regression())
+    }
+
+    /// Whether the run-level sign test finds a slowdown (module docs).
+    pub fn run_regression(&self) -> bool {
+        let (up, down, p) = self.sign_test;
+        !self.descriptive && up + down >= MIN_CELLS_FOR_NOISE && p < SIGN_TEST_ALPHA
     }
 }
 
@@ -303,6 +323,7 @@ pub fn compare_runs(
         cells.push(judge(o, n, &vals(&old_cells), &vals(&new_cells), threshold, descriptive));
     }
     let (between_run_sigma, z, judged) = apply_noise_floor(&mut cells, threshold);
+    let sign_test = sign_test(&cells, threshold);
     for n in new_rows.iter().filter(|r| !old_by.contains_key(&key(r))) {
         cells.push(CellComparison {
             workload: n.workload.clone(),
@@ -329,7 +350,41 @@ pub fn compare_runs(
         between_run_sigma,
         z,
         judged,
+        sign_test,
     })
+}
+
+/// Counts the stable cells whose point ratio is beyond the threshold, up and down, and the
+/// one-sided exact binomial tail P(X ≥ up) for X ~ Binomial(up + down, ½).
+fn sign_test(cells: &[CellComparison], threshold: f64) -> (usize, usize, f64) {
+    let judged = cells.iter().filter(|c| {
+        matches!(
+            c.verdict,
+            Verdict::Regression | Verdict::Improvement | Verdict::SmallChange | Verdict::NoChange
+        )
+    });
+    let (mut up, mut down) = (0usize, 0usize);
+    for r in judged.filter_map(|c| c.ratio) {
+        if r > 1.0 + threshold {
+            up += 1;
+        } else if r < 1.0 - threshold {
+            down += 1;
+        }
+    }
+    (up, down, binomial_upper_tail(up + down, up))
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, ½), summed exactly in log space (ln C(n, i) − n ln 2).
+fn binomial_upper_tail(n: usize, k: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    let ln_fact = |m: usize| (1..=m).map(|i| (i as f64).ln()).sum::<f64>();
+    let (ln_n, ln2) = (ln_fact(n), std::f64::consts::LN_2);
+    (k..=n)
+        .map(|i| (ln_n - ln_fact(i) - ln_fact(n - i) - n as f64 * ln2).exp())
+        .sum::<f64>()
+        .min(1.0)
 }
 
 /// Re-judges the stable cells with their CIs widened by the between-run noise (module docs).
@@ -497,10 +552,26 @@ pub fn render_markdown(c: &Comparison) -> String {
         "**Result:** {} ({} cells: {}).\n",
         if c.descriptive {
             "descriptive comparison, no verdict".to_string()
+        } else if c.run_regression() {
+            format!(
+                "**run-level REGRESSION** (sign test: {} stable cells slower beyond the threshold, \
+                 {} faster, one-sided p = {:.1e}) and {} regressed or lost cell(s)",
+                c.sign_test.0,
+                c.sign_test.1,
+                c.sign_test.2,
+                c.failures() - 1
+            )
         } else if c.failures() > 0 {
             format!("{} regression(s) or lost cell(s)", c.failures())
         } else {
-            format!("no regression beyond {:.0}%", c.threshold * 100.0)
+            format!(
+                "no regression beyond {:.0}% (sign test: {} stable cells slower beyond it, {} \
+                 faster, one-sided p = {:.2})",
+                c.threshold * 100.0,
+                c.sign_test.0,
+                c.sign_test.1,
+                c.sign_test.2
+            )
         },
         c.cells.len(),
         summary.join(", ")

@@ -173,5 +173,26 @@ fn between_run_drift_is_not_a_regression_but_a_uniform_slowdown_is() {
     // A real slowdown moves every cell: 1.5× ± the same small drift is a regression everywhere.
     let (old, new) = many_cells(|i| 1.5 * (1.0 + ((i * 37 % 17) as f64 - 8.0) / 400.0));
     let c = tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
-    assert_eq!(c.failures(), 40, "{}", render_markdown(&c));
+    assert!(c.run_regression());
+    assert_eq!(c.failures(), 41, "40 cells and the run-level sign test: {}", render_markdown(&c));
+}
+
+#[test]
+fn a_slowdown_of_many_cells_by_different_amounts_is_a_run_level_regression() {
+    let (old_p, mut new_p) = (provenance(), provenance());
+    new_p.run_id = NEW_RUN.into();
+    // Like the slow-test build: a fixed cost per task slows cheap cells a lot and costly ones a
+    // little, so the log ratios spread widely and inflate the between-run noise estimate.
+    let (old, new) = many_cells(|i| 1.1 + i as f64 * 0.15);
+    let c = tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
+    assert!(c.between_run_sigma > 0.2, "{}", c.between_run_sigma);
+    assert!(c.run_regression(), "{:?}", c.sign_test);
+    assert_eq!(c.sign_test.0, 40);
+    assert!(c.failures() >= 1);
+    assert!(render_markdown(&c).contains("run-level REGRESSION"));
+    // Symmetric drift is not.
+    let (old, new) = many_cells(|i| if i % 2 == 0 { 1.08 } else { 0.92 });
+    let c = tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
+    assert!(!c.run_regression(), "{:?}", c.sign_test);
+    assert!(c.sign_test.2 > 0.4);
 }
