@@ -84,7 +84,7 @@ struct RunArgs {
     /// Quick parameters (the default): every cell in a few minutes.
     #[arg(long, conflicts_with_all = ["full", "smoke"])]
     quick: bool,
-    /// Full parameters: 10× the tasks, more samples.
+    /// Full parameters: 4× the quick tasks, 15 samples per cell.
     #[arg(long, conflicts_with = "smoke")]
     full: bool,
     /// Tiny parameters for CI smoke runs (1 sample unless --samples).
@@ -96,7 +96,7 @@ struct RunArgs {
     /// Comma-separated workload ids (default: all). See `tournament list`.
     #[arg(long, value_delimiter = ',')]
     workloads: Option<Vec<String>>,
-    /// Samples per cell (default: 10 quick, 20 full, 1 smoke). Cells with fewer than 5 ok samples
+    /// Samples per cell (default: 10 quick, 15 full, 1 smoke). Cells with fewer than 5 ok samples
     /// are reported as too-few-samples, never ok.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     samples: Option<u32>,

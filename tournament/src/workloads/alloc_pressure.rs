@@ -41,7 +41,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(2_000, 20_000, 200_000);
+    let n = mode.pick(2_000, 20_000, 80_000);
     vec![
         Param::new(format!("plain-n={n}"), n).with_variant("plain"),
         Param::new(format!("churn-n={n}"), n).with_batch(CHURN_EVERY).with_variant("churn"),

@@ -76,7 +76,7 @@ pub const MIXED: WorkloadSpec = WorkloadSpec {
 
 fn budget_params(mode: Mode) -> Vec<Param> {
     // A whole number of batches at every budget (all budgets divide 4096).
-    let n = mode.pick(4_096, 16_384, 163_840);
+    let n = mode.pick(4_096, 16_384, 65_536);
     BUDGETS
         .iter()
         .map(|&b| Param::new(format!("budget={b:04}"), n).with_batch(b).with_budget(b as usize))
@@ -84,7 +84,7 @@ fn budget_params(mode: Mode) -> Vec<Param> {
 }
 
 fn continuous_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 20_000, 200_000);
+    let n = mode.pick(1_000, 20_000, 80_000);
     let budgets: &[u64] = match mode {
         // Quick runs keep the ends and the default; the full run sweeps every budget.
         Mode::Smoke | Mode::Quick => &[64, 1024, 4096],

@@ -20,7 +20,7 @@ fn params(mode: Mode) -> Vec<Param> {
         .into_iter()
         .map(|b| {
             // Whole rounds only, so every round is exactly B tasks.
-            let total = mode.pick(b.max(2_000), 200_000, 2_000_000);
+            let total = mode.pick(b.max(2_000), 200_000, 800_000);
             let rounds = (total / b).max(1);
             Param::new(format!("b={b}"), rounds * b).with_batch(b)
         })

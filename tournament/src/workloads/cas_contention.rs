@@ -42,13 +42,13 @@ pub const LATENCY: WorkloadSpec = WorkloadSpec {
 };
 
 fn throughput_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(640, 100_000, 1_000_000);
+    let n = mode.pick(640, 100_000, 400_000);
     PRODUCERS.iter().map(|&p| Param::new(format!("p={p:02}"), n).with_producers(p)).collect()
 }
 
 fn latency_params(mode: Mode) -> Vec<Param> {
     // Round trips cost 1–65 µs each (a sleeping loop pays a futex round trip), so far fewer.
-    let n = mode.pick(64, 320, 3_200);
+    let n = mode.pick(64, 320, 1_280);
     PRODUCERS.iter().map(|&p| Param::new(format!("p={p:02}"), n).with_producers(p)).collect()
 }
 

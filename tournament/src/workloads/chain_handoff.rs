@@ -35,7 +35,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let chains = mode.pick(10, 300, 3_000);
+    let chains = mode.pick(10, 300, 1_200);
     vec![Param::new(format!("chains={chains}"), chains * (DEPTH + 1)).with_batch(DEPTH + 1)]
 }
 

@@ -26,7 +26,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let ops = mode.pick(20, 200, 2_000);
+    let ops = mode.pick(20, 200, 800);
     vec![Param::new(format!("ops={ops}"), ops * 2).with_batch(2)]
 }
 

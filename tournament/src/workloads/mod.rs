@@ -35,7 +35,7 @@ pub enum Mode {
     Smoke,
     /// `make bench-quick`: every cell in a few minutes.
     Quick,
-    /// `make bench-full`: the complete matrix with 10× the tasks.
+    /// `make bench-full`: the complete matrix with 4× the quick tasks and 15 samples per cell.
     Full,
 }
 
@@ -55,7 +55,7 @@ impl Mode {
         match self {
             Mode::Smoke => 1,
             Mode::Quick => 10,
-            Mode::Full => 20,
+            Mode::Full => 15,
         }
     }
 

@@ -23,7 +23,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 200_000, 2_000_000);
+    let n = mode.pick(1_000, 200_000, 800_000);
     [10usize, 100].into_iter().map(|p| Param::new(format!("p={p}"), n).with_producers(p)).collect()
 }
 

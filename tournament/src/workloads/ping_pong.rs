@@ -16,7 +16,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 200_000, 2_000_000);
+    let n = mode.pick(1_000, 200_000, 800_000);
     vec![Param::new(format!("n={n}"), n)]
 }
 

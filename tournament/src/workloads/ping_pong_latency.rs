@@ -22,7 +22,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(200, 3_000, 30_000);
+    let n = mode.pick(200, 3_000, 12_000);
     vec![Param::new(format!("n={n}"), n).with_batch(1)]
 }
 

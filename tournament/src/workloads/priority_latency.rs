@@ -36,7 +36,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let ops = mode.pick(5, 100, 1_000);
+    let ops = mode.pick(5, 100, 400);
     vec![Param::new(format!("ops={ops}"), ops * (EXTERNALS + 1)).with_batch(EXTERNALS + 1)]
 }
 

@@ -26,7 +26,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(20, 200, 2_000);
+    let n = mode.pick(20, 200, 800);
     vec![Param::new(format!("n={n}"), n).with_batch(1)]
 }
 

@@ -36,7 +36,7 @@ pub const SPEC: WorkloadSpec = WorkloadSpec {
 };
 
 fn params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(20, 100, 1_000);
+    let n = mode.pick(20, 100, 400);
     vec![Param::new(format!("n={n}"), n)]
 }
 

@@ -75,23 +75,23 @@ pub const RAPID: WorkloadSpec = WorkloadSpec {
 };
 
 fn running_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(500, 20_000, 200_000);
+    let n = mode.pick(500, 20_000, 80_000);
     vec![Param::new(format!("n={n}"), n)]
 }
 
 fn sleeping_params(mode: Mode) -> Vec<Param> {
     // Each round trip costs ~30–65 µs plus the untimed wait for sleep (`anchors.md` §1).
-    let n = mode.pick(20, 100, 1_000);
+    let n = mode.pick(20, 100, 400);
     vec![Param::new(format!("n={n}"), n).with_batch(1)]
 }
 
 fn burst_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(1_000, 20_000, 200_000);
+    let n = mode.pick(1_000, 20_000, 80_000);
     vec![Param::new(format!("n={n}"), n).with_batch(100)]
 }
 
 fn rapid_params(mode: Mode) -> Vec<Param> {
-    let n = mode.pick(500, 20_000, 200_000);
+    let n = mode.pick(500, 20_000, 80_000);
     vec![Param::new(format!("n={n}"), n)]
 }
 
