@@ -1,7 +1,7 @@
 //! Basic contract checks for the peer adapters (`tokio-ct`, `tokio-ct-noio`, `std-mpsc`).
 //!
 //! Every wait is a bounded `recv_timeout` (or a bounded shutdown) that fails loudly; nothing
-//! synchronises with `thread::sleep`. The generic conformance suite (`loop-conformance`) covers
+//! sleeps to synchronise. The generic conformance suite (`loop-conformance`) covers
 //! the full contract; these tests pin down the behaviour each adapter adds on top of its peer:
 //! the lifecycle gate, the exact drop count of `close`, and (tokio) the timer table.
 

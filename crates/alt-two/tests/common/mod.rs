@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests. Every wait is bounded and fails loudly; nothing
-//! synchronises with `thread::sleep`.
+//! sleeps to synchronise.
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
