@@ -12,12 +12,17 @@ use crate::MainLoop;
 use crate::consumer::Token;
 use crate::queue::Queue;
 use crate::state::{CLOSED, PARKED, POLLING, STOP, in_flight};
-use crate::sync::spin_hint;
+use crate::sync::{self, spin_hint};
 use crate::task::Task;
 
 /// Queue checks between two clock reads while spinning (a clock read costs ~25 ns, a check a
 /// few; 64 keeps the clock under 10% of the spin).
 const SPIN_CHECKS_PER_CLOCK: u32 = 64;
+
+/// How long the idle spin only re-checks before it also yields the core between rounds: long
+/// enough to cover a back-to-back round trip (~0.3–0.7 µs on the reference VM, `ping-pong-latency`),
+/// short next to a timeslice. Tunable in code only; `spin_before_sleep` bounds the whole spin.
+const SPIN_BEFORE_YIELDING: Duration = Duration::from_micros(2);
 
 /// How `idle` ended.
 enum Idle<'a> {
@@ -211,8 +216,16 @@ impl MainLoop {
                     }
                     spin_hint();
                 }
-                if start.elapsed() >= self.spin || self.state.load() & (STOP | CLOSED) != 0 {
+                let spun = start.elapsed();
+                if spun >= self.spin || self.state.load() & (STOP | CLOSED) != 0 {
                     break;
+                }
+                if spun >= SPIN_BEFORE_YIELDING {
+                    // Past the short pure spin, offer the core to any runnable thread between
+                    // rounds of checks: on an oversubscribed machine the producers we are
+                    // waiting for may be queued behind us (a `sched_yield` with nobody else
+                    // runnable returns at once).
+                    sync::yield_now();
                 }
             }
         }
@@ -221,13 +234,27 @@ impl MainLoop {
         let mode = if self.always_poll || self.io.has_registrations() { POLLING } else { PARKED };
         let s = self.state.publish_sleep(mode);
 
-        // 2. Re-check everything a producer could have published before step 1.
+        // 2. Re-check everything a producer could have published before step 1. The queues'
+        //    tails are read with read-modify-writes (`latest_tail`; `mark` once a shutdown is
+        //    requested, which also closes them to foreign producers): a claim this misses reads
+        //    our publish through the tail and wakes us.
         if s & CLOSED != 0 {
             self.abort_sleep(mode, ready_io)?;
             return Ok(Idle::Exit);
         }
-        if self.has_work(&mut tok) || (mode == PARKED && self.io.has_registrations()) {
+        let claimed = self.claimed_work(&tok, s & STOP != 0);
+        if claimed
+            || !tok.local_micro().is_empty()
+            || (mode == PARKED && self.io.has_registrations())
+        {
             self.abort_sleep(mode, ready_io)?;
+            if claimed && !self.has_work(&mut tok) {
+                // Claimed but not yet written: its producer is between its CAS and its store,
+                // perhaps preempted. Give it this core rather than spin against it.
+                drop(tok);
+                sync::yield_now();
+                tok = self.consumer.acquire();
+            }
             return Ok(Idle::Continue(tok));
         }
         let next_deadline = self.timers.lock().next_deadline();
@@ -237,8 +264,9 @@ impl MainLoop {
             return Ok(Idle::Continue(tok));
         }
         if s & STOP != 0 && in_flight(s) == 0 {
-            // Drained: nothing queued (checked after reading `s`), no submission in flight, and
-            // none can start (STOP rejects everyone but the loop thread, which is here).
+            // Drained: nothing claimed in any queue up to its mark (checked after reading `s`),
+            // no timer or registration in flight, and none can start (the marks and STOP refuse
+            // everyone but the loop thread, which is here).
             self.abort_sleep(mode, ready_io)?;
             let pending = {
                 let mut t = self.timers.lock();
@@ -266,6 +294,17 @@ impl MainLoop {
         self.state.end_sleep();
         slept?;
         Ok(Idle::Continue(tok))
+    }
+
+    /// Whether any MPSC queue has a slot claimed beyond the consumer's head (written or not),
+    /// read with a read-modify-write of each tail; with `stopping`, that RMW sets the queue's
+    /// mark, so no foreign producer can claim a slot afterwards.
+    fn claimed_work(&self, _tok: &Token<'_>, stopping: bool) -> bool {
+        [&self.internal, &self.external, &self.foreign_micro].into_iter().any(|q| {
+            let tail = if stopping { q.mark() } else { q.latest_tail() };
+            // SAFETY: the token is held (proved by `_tok`), so this thread is the consumer.
+            tail > unsafe { q.head_index() }
+        })
     }
 
     /// Blocks in `mode` for at most `timeout` (`None`: until woken), counting the sleep.
@@ -309,6 +348,22 @@ pub(crate) fn pop(_token: &Token<'_>, queue: &Queue<Task>) -> Option<Task> {
 fn is_empty(_token: &Token<'_>, queue: &Queue<Task>) -> bool {
     // SAFETY: as in `pop`.
     unsafe { queue.is_empty() }
+}
+
+/// Pops every task of `queue` below tail index `end` into `out`, waiting (spin, then yield) for
+/// slots claimed but not yet written: their producers are between their claim and their store.
+pub(crate) fn drain_to(tok: &Token<'_>, queue: &Queue<Task>, end: usize, out: &mut Vec<Task>) {
+    let mut waits = 0_u32;
+    // SAFETY: as in `pop` (the token is held).
+    while unsafe { queue.head_index() } < end {
+        match pop(tok, queue) {
+            Some(t) => out.push(t),
+            None => {
+                waits += 1;
+                if waits < 100 { spin_hint() } else { sync::yield_now() }
+            }
+        }
+    }
 }
 
 /// Drops `tasks` one by one, each isolated, on the calling thread.

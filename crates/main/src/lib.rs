@@ -267,24 +267,17 @@ impl MainLoop {
         current_loop() == self as *const Self as usize
     }
 
-    /// Whether a submission may enter given state `s`. While a shutdown drains, only the loop
-    /// thread may add tasks (`allow_drain`), never timers or registrations.
-    fn admits(&self, s: u64, allow_drain: bool) -> bool {
-        if s & STOPPED_MASK == 0 {
-            return true;
-        }
-        allow_drain && s & (CLOSED | DONE) == 0 && self.on_loop_thread()
-    }
-
-    /// Step 1 of the producer protocol. On `false` the caller rejects; the in-flight count is
-    /// already restored.
-    fn enter(&self, allow_drain: bool) -> bool {
+    /// Entry of a timer or readiness registration (the rare submissions that go through a
+    /// mutex rather than a queue): they count themselves in flight on the state word, so the
+    /// drain and `close` can wait for them, and are refused once a shutdown is requested, from
+    /// every thread. On `false` the caller rejects; the in-flight count is already restored.
+    fn enter(&self) -> bool {
         // A plain load first, so a stopped loop rejects without touching the in-flight count
         // (which `close` waits to see at zero).
-        if !self.admits(self.state.load(), allow_drain) {
+        if self.state.load() & STOPPED_MASK != 0 {
             return false;
         }
-        if self.admits(self.state.enter(), allow_drain) {
+        if self.state.enter() & STOPPED_MASK == 0 {
             return true;
         }
         // Lost a race with shutdown/close. The loop may be waiting for us to leave.
@@ -293,14 +286,16 @@ impl MainLoop {
         false
     }
 
-    /// Steps 3–4 of the producer protocol, after publishing.
+    /// The end of a timer or registration entry: leave, and wake the loop if it sleeps.
     fn leave(&self) {
         let s = self.state.leave();
         self.wake_if_asleep(s, true);
     }
 
-    /// Wakes the loop if `s` (read by the caller's own read-modify-write) shows it asleep and
-    /// nobody claimed this sleep's wake-up yet. Counts the outcome; `elided` says whether a
+    /// Wakes the loop if `s` shows it asleep and nobody claimed this sleep's wake-up yet. `s` is
+    /// a state value read after the caller published its work: by its own read-modify-write of
+    /// the state word, or (queue pushes) by an acquire load after its claim CAS on the queue's
+    /// tail (why that suffices: the crate docs, "The wake-up protocol"). Counts the outcome; `elided` says whether a
     /// skipped wake counts in `wakes_elided` (submissions only).
     fn wake_if_asleep(&self, s: u64, elided: bool) {
         match self.state.claim_wake(s) {
@@ -320,17 +315,35 @@ impl MainLoop {
         }
     }
 
-    /// The submit path shared by the three MPSC queues.
+    /// The submit path shared by the three MPSC queues: one claim CAS on the queue's tail both
+    /// accepts the task (or refuses it at the queue's mark) and orders the submission against
+    /// the loop's sleep handshake; then one acquire load of the state word decides the wake-up
+    /// (see the crate docs, "The wake-up protocol").
     fn push_to<F>(&self, queue: &Queue<Task>, f: F) -> Result<(), Rejected<F>>
     where
         F: FnOnce() + Send + 'static,
     {
-        if !self.enter(true) {
-            return Err(Rejected::terminated(f));
+        let task = Task::new(f, self.inline);
+        if let Err(task) = queue.push(task, || self.may_pass_mark()) {
+            // SAFETY: `task` was built just above from this `F` with `self.inline`.
+            return Err(Rejected::terminated(unsafe { task.into_closure::<F>(self.inline) }));
         }
-        queue.push(Task::new(f, self.inline));
-        self.leave();
+        self.wake_if_asleep(self.state.load(), true);
         Ok(())
+    }
+
+    /// Whether a submission may pass a queue's mark: only the loop thread, while a shutdown
+    /// drains (not after `close`, not after `run` ended). A mark is set only after STOP or CLOSED
+    /// is, so a producer that saw the mark sees the flag too.
+    fn may_pass_mark(&self) -> bool {
+        self.state.load() & (CLOSED | DONE) == 0 && self.on_loop_thread()
+    }
+
+    /// Closes the three MPSC queues to foreign producers; returns their tail indices at the
+    /// mark (internal, external, foreign microtasks), which bound every claim that will ever
+    /// succeed except the loop thread's own while it drains.
+    fn mark_queues(&self) -> [usize; 3] {
+        [self.internal.mark(), self.external.mark(), self.foreign_micro.mark()]
     }
 
     /// Marks the loop stopped when `run` ends, however it ends, and releases `shutdown` callers.
@@ -490,7 +503,7 @@ impl EventLoop for MainLoop {
         F: FnOnce() + Send + 'static,
     {
         let deadline = Instant::now().checked_add(delay);
-        if !self.enter(false) {
+        if !self.enter() {
             return Err(Rejected::terminated(f));
         }
         let id = {
@@ -528,7 +541,7 @@ impl EventLoop for MainLoop {
     where
         F: FnMut() + Send + 'static,
     {
-        if !self.enter(false) {
+        if !self.enter() {
             return Err(Rejected::terminated(callback));
         }
         let result = self.io.register(fd, callback);
@@ -576,6 +589,8 @@ impl EventLoop for MainLoop {
             return Err(ShutdownError::Closed);
         }
         if before & STOP == 0 {
+            // From here on only the loop thread (draining) can claim queue slots.
+            self.mark_queues();
             self.wake_if_asleep(before | STOP, false);
         }
         if self.on_loop_thread() {
@@ -610,8 +625,10 @@ impl EventLoop for MainLoop {
         if before & CLOSED != 0 {
             return 0;
         }
-        // Submissions that entered before CLOSED finish publishing; later ones are rejected at
-        // the door without entering, so this terminates.
+        // Every queue claim that succeeded is below these marks (the loop thread too is refused
+        // past them now: CLOSED is set). Timer and registration entrants that entered before
+        // CLOSED finish; later ones are rejected at the door without entering, so this ends.
+        let ends = self.mark_queues();
         let mut waits = 0_u32;
         while in_flight(self.state.load_latest()) != 0 {
             waits += 1;
@@ -620,10 +637,9 @@ impl EventLoop for MainLoop {
         let mut dropped = Vec::new();
         {
             let mut tok = self.consumer.acquire();
-            for q in [&self.internal, &self.external, &self.foreign_micro] {
-                while let Some(t) = driver::pop(&tok, q) {
-                    dropped.push(t);
-                }
+            let queues = [&self.internal, &self.external, &self.foreign_micro];
+            for (q, end) in queues.into_iter().zip(ends) {
+                driver::drain_to(&tok, q, end, &mut dropped);
             }
             dropped.extend(tok.local_micro().drain(..));
         }

@@ -12,6 +12,13 @@
 //!
 //! ## Protocol
 //!
+//! * The tail word holds a monotonic index shifted left by one and a MARK bit (bit 0), the
+//!   "closed to producers" flag crossbeam-channel's list flavour keeps in the same place: once
+//!   [`Queue::mark`] sets it, a producer's claim CAS fails and the producer is refused (unless
+//!   the caller allows it past the mark: the loop thread while it drains), so every claim that
+//!   succeeded is ordered before the mark and the value `mark` returns bounds them all. This is
+//!   what lets a submission be accepted or refused with the queue's own CAS, without a second
+//!   read-modify-write on a shared lifecycle word.
 //! * The tail is a monotonic index plus the segment it points into. Each segment owns
 //!   [`LAP`] = `SEG + 1` index values: `SEG` slots and one *installing* marker. A producer loads
 //!   the index (skipping while it is on the marker), loads the segment pointer, and claims the
@@ -35,6 +42,13 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crossbeam_utils::CachePadded;
 
 use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, UnsafeCell, spin_hint, yield_now};
+
+/// Bit 0 of the tail word: the queue is closed to producers not allowed past the mark.
+const MARK: usize = 1;
+/// The tail word's index starts at bit 1.
+const SHIFT: usize = 1;
+/// One index step in the tail word.
+const STEP: usize = 1 << SHIFT;
 
 /// Slots per segment. 128 × 40-byte slots ≈ 5 KiB: big enough that opening a segment (a pool pop
 /// and three stores) is rare, small enough that a recycled one is cheap to hold.
@@ -90,6 +104,7 @@ struct Head<T> {
 
 /// Unbounded MPSC FIFO (per producer; across producers, in the order slots were claimed).
 pub(crate) struct Queue<T> {
+    /// `index << SHIFT | MARK?` (see the module docs).
     tail_index: CachePadded<AtomicUsize>,
     tail_segment: AtomicPtr<Segment<T>>,
     head: CachePadded<UnsafeCell<Head<T>>>,
@@ -116,13 +131,26 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Appends `value`. Lock-free except while the producer that claimed a segment's last slot
-    /// installs the next segment (a pool pop, or one allocation), during which others wait.
-    pub(crate) fn push(&self, value: T) {
+    /// Appends `value`, unless the queue is marked ([`Queue::mark`]) and `may_pass_mark`
+    /// (asked at most once, only when the mark is seen) says no: then `value` comes back.
+    ///
+    /// Lock-free except while the producer that claimed a segment's last slot installs the next
+    /// segment (a pool pop, or one allocation), during which others wait.
+    ///
+    /// # Errors
+    /// `Err(value)` if the mark refused it; the queue is unchanged.
+    pub(crate) fn push(&self, value: T, may_pass_mark: impl FnOnce() -> bool) -> Result<(), T> {
         let mut waits = 0_u32;
+        let mut may_pass = Some(may_pass_mark);
         loop {
             let tail = self.tail_index.load(Acquire);
-            let offset = tail % LAP;
+            if tail & MARK != 0
+                && let Some(ask) = may_pass.take()
+                && !ask()
+            {
+                return Err(value);
+            }
+            let offset = (tail >> SHIFT) % LAP;
             if offset == SEG {
                 // The next segment is being installed.
                 waits += 1;
@@ -134,7 +162,8 @@ impl<T> Queue<T> {
                 continue;
             }
             let segment = self.tail_segment.load(Acquire);
-            if self.tail_index.compare_exchange_weak(tail, tail + 1, AcqRel, Relaxed).is_err() {
+            // A mark set since the load makes this CAS fail, so a claim never slips past it.
+            if self.tail_index.compare_exchange_weak(tail, tail + STEP, AcqRel, Relaxed).is_err() {
                 spin_hint();
                 continue;
             }
@@ -142,7 +171,9 @@ impl<T> Queue<T> {
             if offset + 1 == SEG {
                 let next = self.take_segment();
                 self.tail_segment.store(next, Release);
-                self.tail_index.store(tail + 2, Release);
+                // Off the installing marker. An add, not a store: a mark may have been set
+                // meanwhile (no claim can have been: every claimer waits while on the marker).
+                self.tail_index.fetch_add(STEP, Release);
                 // SAFETY: `segment` cannot be recycled before its last slot (ours) is written.
                 unsafe { (*segment).next.store(next, Release) };
             }
@@ -154,8 +185,34 @@ impl<T> Queue<T> {
                 unsafe { p.write(MaybeUninit::new(value)) }
             });
             slot.ready.store(true, Release);
-            return;
+            return Ok(());
         }
+    }
+
+    /// Sets the mark (idempotent) and returns the tail index it was set at: every claim that
+    /// will ever succeed without being allowed past the mark is below it.
+    pub(crate) fn mark(&self) -> usize {
+        self.tail_index.fetch_or(MARK, AcqRel) >> SHIFT
+    }
+
+    /// The tail index, read with a read-modify-write (acq-rel) that changes nothing.
+    ///
+    /// The sleep handshake needs the RMW: if this read is ordered before a producer's claim
+    /// CAS in the tail's modification order, that CAS reads from it (acquire) and so sees
+    /// everything the caller did before, in particular a published sleep mode; if after, the
+    /// index shows the claim. A plain load gives neither (the store-buffering race;
+    /// `tests/loom_wake.rs` has the negative control).
+    pub(crate) fn latest_tail(&self) -> usize {
+        self.tail_index.fetch_or(0, AcqRel) >> SHIFT
+    }
+
+    /// The consumer's index: everything below it has been popped.
+    ///
+    /// # Safety
+    /// As [`Queue::pop`]: only the consumer may call it.
+    pub(crate) unsafe fn head_index(&self) -> usize {
+        // SAFETY: the caller is the unique consumer.
+        self.head.with_mut(|head| unsafe { (*head).index })
     }
 
     /// A recycled segment, or a new one. Called only by the producer that claimed the last slot
@@ -278,12 +335,54 @@ mod tests {
 
     use super::*;
 
+    /// Pushes to an unmarked queue (the mark is never consulted).
+    fn put<T>(q: &Queue<T>, value: T) {
+        assert!(q.push(value, || unreachable!("unmarked queue")).is_ok());
+    }
+
+    #[test]
+    fn a_mark_refuses_later_claims_and_bounds_earlier_ones() {
+        let q = Queue::new();
+        for i in 0..(SEG + 5) {
+            put(&q, i);
+        }
+        let end = q.mark();
+        assert_eq!(q.mark(), end, "marking is idempotent");
+        assert_eq!(q.latest_tail(), end);
+        let mut asked = 0;
+        assert_eq!(q.push(999, || { asked += 1; false }), Err(999), "refused at the mark");
+        assert_eq!(asked, 1);
+        assert!(q.push(1000, || true).is_ok(), "allowed past the mark");
+        assert_eq!(q.latest_tail(), end + 1);
+        let mut got = Vec::new();
+        // SAFETY: single consumer.
+        while let Some(v) = unsafe { q.pop() } {
+            got.push(v);
+        }
+        assert_eq!(got, (0..(SEG + 5)).chain([1000]).collect::<Vec<_>>());
+        // SAFETY: as above.
+        assert_eq!(unsafe { q.head_index() }, q.latest_tail());
+    }
+
+    #[test]
+    fn a_mark_set_while_a_segment_is_installed_survives_the_install() {
+        let q = Queue::new();
+        for i in 0..(SEG - 1) {
+            put(&q, i);
+        }
+        q.mark();
+        // This push claims the last slot of the first segment and installs the next one.
+        assert!(q.push(SEG - 1, || true).is_ok());
+        assert_ne!(q.tail_index.load(Relaxed) & MARK, 0, "the install kept the mark");
+        assert_eq!(q.push(0, || false), Err(0));
+    }
+
     #[test]
     fn single_thread_fifo_across_many_segments() {
         let q = Queue::new();
         for round in 0..3 {
             for i in 0..(SEG * 5 + 3) {
-                q.push((round, i));
+                put(&q, (round, i));
             }
             for i in 0..(SEG * 5 + 3) {
                 // SAFETY: this thread is the only consumer.
@@ -298,7 +397,7 @@ mod tests {
     fn recycled_segments_are_reused_and_pool_is_bounded() {
         let q = Queue::new();
         for i in 0..(SEG * (POOL_MAX + 10)) {
-            q.push(i);
+            put(&q, i);
         }
         // SAFETY: single consumer.
         while unsafe { q.pop() }.is_some() {}
@@ -311,7 +410,7 @@ mod tests {
         let marker = Arc::new(());
         let q = Queue::new();
         for _ in 0..(SEG + 7) {
-            q.push(marker.clone());
+            put(&q, marker.clone());
         }
         // SAFETY: single consumer.
         drop(unsafe { q.pop() });
@@ -331,7 +430,7 @@ mod tests {
                 std::thread::spawn(move || {
                     start.wait();
                     for i in 0..N {
-                        q.push((p, i));
+                        put(&q, (p, i));
                     }
                 })
             })

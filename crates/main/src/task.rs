@@ -60,6 +60,27 @@ impl Task {
         }
     }
 
+    /// Takes back the closure of a task that was never queued (a submission refused at the
+    /// queue's mark), so it can be handed back to the caller in [`loop_api::Rejected`].
+    ///
+    /// # Safety
+    /// `self` was built by `Task::new::<F>(_, inline)` with exactly this `F` and this `inline`.
+    pub(crate) unsafe fn into_closure<F>(self, inline: bool) -> F
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let mut this = ManuallyDrop::new(self);
+        let data = this.data.as_mut_ptr();
+        if inline && fits_inline::<F>() {
+            // SAFETY: the caller guarantees `new` wrote an `F` inline here (same test as in
+            // `new`); `ManuallyDrop` keeps `Drop` from reading it again.
+            unsafe { data.cast::<F>().read() }
+        } else {
+            // SAFETY: as above, for the `Box<F>` `new` wrote otherwise.
+            *unsafe { data.cast::<Box<F>>().read() }
+        }
+    }
+
     /// Runs the closure (consuming it). A panic propagates to the caller; the closure has been
     /// moved out by then, so nothing is dropped twice.
     pub(crate) fn run(self) {
@@ -110,6 +131,32 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    /// Wraps `f` and takes it back, as a refused submission does.
+    fn wrap_and_take_back<F: FnOnce() + Send + 'static>(f: F, inline: bool) -> F {
+        // SAFETY: built just here with this closure type and this `inline`.
+        unsafe { Task::new(f, inline).into_closure::<F>(inline) }
+    }
+
+    #[test]
+    fn a_refused_task_gives_its_closure_back_inline_and_boxed() {
+        let marker = Arc::new(());
+        for inline in [true, false] {
+            let m = marker.clone();
+            let small = move || drop(m);
+            let back = wrap_and_take_back(small, inline);
+            assert_eq!(Arc::strong_count(&marker), 2, "taken back, not dropped");
+            back();
+            assert_eq!(Arc::strong_count(&marker), 1);
+        }
+        let big = [7_u64; 8];
+        let m = marker.clone();
+        let large = move || drop((big, m));
+        let back = wrap_and_take_back(large, true);
+        assert_eq!(Arc::strong_count(&marker), 2);
+        drop(back);
+        assert_eq!(Arc::strong_count(&marker), 1);
+    }
 
     #[test]
     fn a_task_is_four_words() {

@@ -232,3 +232,63 @@ fn negative_control_a_broken_handshake_is_caught() {
         consumer.join().unwrap();
     });
 }
+
+/// The queue handshake in isolation (`queue.rs` `latest_tail`, `driver.rs` `claimed_work`): a
+/// producer claims with an RMW on the tail and then *loads* the sleep mode; the loop publishes
+/// its mode with an RMW and re-reads the tail. With `recheck_rmw` the re-read is an RMW, as in
+/// the real code; without, a plain load.
+fn tail_handshake(recheck_rmw: bool) {
+    use loom::sync::atomic::{AtomicU64, AtomicUsize};
+
+    struct Shared {
+        tail: AtomicUsize,
+        mode: AtomicU64,
+    }
+
+    model(move || {
+        let s = Arc::new(Shared { tail: AtomicUsize::new(0), mode: AtomicU64::new(0) });
+        let consumer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                loop {
+                    if s.tail.load(Ordering::Acquire) > 0 {
+                        return;
+                    }
+                    s.mode.fetch_or(1, Ordering::AcqRel);
+                    let tail = if recheck_rmw {
+                        s.tail.fetch_or(0, Ordering::AcqRel)
+                    } else {
+                        s.tail.load(Ordering::Acquire)
+                    };
+                    if tail > 0 {
+                        s.mode.fetch_and(!1, Ordering::AcqRel);
+                        return;
+                    }
+                    thread::park();
+                    s.mode.fetch_and(!1, Ordering::AcqRel);
+                }
+            })
+        };
+        s.tail.fetch_add(1, Ordering::AcqRel); // the claim CAS
+        if s.mode.load(Ordering::Acquire) != 0 {
+            consumer.thread().unpark();
+        }
+        consumer.join().unwrap();
+    });
+}
+
+/// The real code's shape: the loop's RMW re-read of the tail and the producer's claim are
+/// ordered in the tail's modification order, so one of them sees the other. No lost wake-up.
+#[test]
+fn the_tail_rmw_recheck_never_loses_a_wakeup() {
+    tail_handshake(true);
+}
+
+/// Negative control: the same handshake with a plain-load re-check. Loom must find the lost
+/// wake-up (store buffering: each side's load misses the other's RMW), which shows the RMW in
+/// `Queue::latest_tail` is what the protocol rests on and that the models can see its absence.
+#[test]
+#[should_panic]
+fn negative_control_a_plain_load_recheck_is_caught() {
+    tail_handshake(false);
+}
