@@ -40,46 +40,64 @@
 //!
 //! The state word (`state.rs`) is one `AtomicU64`: sleep mode (running / PARKED / POLLING,
 //! written only by the loop thread), a WAKE_PENDING bit, the lifecycle flags STOP, CLOSED,
-//! DONE, and the number of submissions *in flight*.
+//! DONE, and the number of timer/registration submissions *in flight*. Each MPSC queue's tail
+//! word holds its claim index and a MARK bit ("closed to producers", `queue.rs`).
 //!
-//! Producer (`submit`, `submit_internal`, foreign `schedule_microtask`, `schedule_timer`,
-//! `register_readable`):
+//! Producer of a task or microtask (`submit`, `submit_internal`, foreign `schedule_microtask`):
 //!
-//! 1. **Enter**: `fetch_add(IN_FLIGHT)`. If the returned value has STOP/CLOSED/DONE set (and
-//!    the caller is not the loop thread draining), leave again and reject, handing the closure
-//!    back.
-//! 2. **Publish**: push the task (slot written, `ready` flag stored with release).
-//! 3. **Leave**: `fetch_sub(IN_FLIGHT)` (acq-rel). Its result tells the producer whether the loop
-//!    had published a sleep mode *before* this read-modify-write.
-//! 4. If it shows a sleep mode and no WAKE_PENDING: CAS WAKE_PENDING in (only while a mode is
-//!    set); the one producer whose CAS succeeds wakes the loop the way the mode says
-//!    (`Thread::unpark` for PARKED, `mio::Waker::wake` for POLLING) and counts a wake syscall.
-//!    Every other submission counts a wake elided.
+//! 1. **Claim**: CAS the queue's tail index forward (acq-rel). A tail with MARK set refuses the
+//!    claim (the closure comes back), unless the caller is the loop thread draining a shutdown.
+//!    This one read-modify-write both accepts the task and orders it against the loop's sleep.
+//! 2. **Publish**: write the task into the claimed slot, store its `ready` flag (release).
+//! 3. **Look**: load the state word (acquire). If it shows a sleep mode and no WAKE_PENDING:
+//!    CAS WAKE_PENDING in (only while a mode is set); the one producer whose CAS succeeds wakes
+//!    the loop the way the mode says (`Thread::unpark` for PARKED, `mio::Waker::wake` for
+//!    POLLING) and counts a wake syscall. Every other submission counts a wake elided.
+//!
+//! Timers and readiness registrations go through mutexes, not queues: they enter and leave the
+//! state word's in-flight count (two RMWs), are refused once STOP/CLOSED is set, and wake the
+//! loop by the same claim as above using the value their leave returned.
 //!
 //! Loop (`driver.rs`, `idle`):
 //!
-//! 1. Spin (bounded) re-checking the queues' head slots; work found → run it.
+//! 1. Spin (bounded by `spin_before_sleep`) re-checking the queues' head slots with plain loads;
+//!    after the first 2 µs, yield the core between rounds of checks. Work found → run it.
 //! 2. Choose the sleep mode (POLLING if fds are registered or `always_poll`, else PARKED) and
-//!    publish it with `fetch_or(mode)` (acq-rel) on the same word.
-//! 3. Re-check: every queue, whether the choice of mode is still right (an fd registered since
-//!    means PARKED would miss its events), the timer heap, and — from the value step 2 returned —
-//!    CLOSED, or STOP with no submission in flight (then the loop has drained and stops).
-//!    Anything found: clear the mode and go back to work.
+//!    publish it with `fetch_or(mode)` (acq-rel) on the state word.
+//! 3. Re-check: each queue's tail by a read-modify-write (`fetch_or(0)`, or `fetch_or(MARK)`
+//!    once STOP is seen) against the consumer's head — a slot claimed but not yet written counts
+//!    as work —, the loop-local microtasks, whether the choice of mode is still right (an fd
+//!    registered since means PARKED would miss its events), the timer heap (under its mutex),
+//!    and — from the value step 2 returned — CLOSED, or STOP with no registration in flight and
+//!    every queue empty up to its mark (then the loop has drained and stops). Anything found:
+//!    clear the mode and go back to work.
 //! 4. Sleep (`park` / `park_timeout` to the next deadline, or `epoll_wait`); on waking, clear the
 //!    mode and WAKE_PENDING together (`fetch_and`).
 //!
-//! Why no wake-up is lost: the producer's leave (3) and the loop's publish (2) are
-//! read-modify-writes of the same location, so one precedes the other in its modification
-//! order. If the leave comes first, the loop's acquire RMW reads a value in the release sequence
-//! of the leave, so the loop's re-check (3) sees the task. If the publish comes first, the
-//! leave reads the mode and the producer wakes the loop; the wake cannot be lost in turn because
-//! `unpark` before `park` makes `park` return, and an eventfd write before `epoll_wait` leaves
-//! the fd readable. A submission still in flight at the re-check leaves later and so sees the
-//! mode. The loop thread alone writes the mode, and it chooses the mode before publishing it and
-//! re-checks the reason for the choice afterwards, so a mode switch cannot lose a wake-up either
-//! (the hazard `contenders.md` §3a/§9 describes). At most one wake per sleep: WAKE_PENDING is
-//! set by CAS only while a mode is published and cleared only by the loop when it wakes.
-//! `tests/loom_wake.rs` model-checks this on the real code.
+//! Why no wake-up is lost: the loop's re-check of a tail (3) and a producer's claim (1) are
+//! read-modify-writes of the same word, so one precedes the other in its modification order. If
+//! the claim comes first, the re-check reads an index past the consumer's head and the loop
+//! does not sleep. If the re-check comes first, the claim reads from it (a release RMW heads a
+//! release sequence that later RMWs continue), so the loop's publish (2), sequenced before its
+//! re-check, happens before the producer's look (3): the look sees the mode (or a later value
+//! of the word: another producer's claimed wake, or the loop awake again, which then re-checks
+//! the same way) and the producer wakes the loop. A plain load in (3) of the loop would allow
+//! the store-buffering outcome in which both sides miss each other; `tests/loom_wake.rs` has
+//! that negative control next to the real protocol's models. The wake cannot be lost in turn
+//! because `unpark` before `park` makes `park` return, and an eventfd write before `epoll_wait`
+//! leaves the fd readable. Timers and registrations are ordered by their mutexes and the
+//! in-flight count's RMWs the same way. The loop thread alone writes the mode, and it chooses
+//! the mode before publishing it and re-checks the reason for the choice afterwards, so a mode
+//! switch cannot lose a wake-up either (the hazard `contenders.md` §3a/§9 describes). At most
+//! one wake per sleep: WAKE_PENDING is set by CAS only while a mode is published and cleared
+//! only by the loop when it wakes. `tests/loom_wake.rs` model-checks this on the real code.
+//!
+//! Why it is cheap: a submission costs two locked instructions — its claim CAS and a bump of a
+//! striped elided-wake counter (one cache-padded cell per thread stripe, so producers on
+//! different cores do not share it) — and reads the state word, which the loop writes only when
+//! it goes to sleep or wakes. The first version entered and left the state word around every
+//! push (two more RMWs on a line every producer and the spinning loop touched) and bumped one
+//! shared counter; see "Measurements" for what removing them bought.
 //!
 //! ## Lifecycle semantics (the same choices as `loop-baseline`)
 //!
@@ -88,9 +106,10 @@
 //!   ran) returns [`RunError::Terminated`].
 //! * **`shutdown(timeout)`** is conserving. From then on only the loop thread may submit tasks
 //!   and microtasks (so draining tasks and destructors can still submit, and those run too);
-//!   other threads are rejected with their closure back. Submissions that entered before STOP
-//!   are in flight and the loop waits for them (the in-flight count), so an accepted task always
-//!   runs. The loop stops when no task, microtask or due timer is left and nothing is in flight;
+//!   other threads are rejected with their closure back (`shutdown` sets STOP, then marks every
+//!   queue's tail). Every claim that succeeded before a mark is below it, and the loop drains
+//!   each queue up to its mark (waiting for claimed slots to be written), so an accepted task
+//!   always runs. The loop stops when no task, microtask or due timer is left and nothing is in flight;
 //!   `run` returns `Ok(())`; every `shutdown` caller waits (at most `timeout`) for that and gets
 //!   `Ok(())`, or [`ShutdownError::Timeout`] (the stop stays requested). From inside a task it
 //!   only requests the stop. Before `run`, it records the stop; `run` drains and returns `Ok`.
@@ -98,9 +117,11 @@
 //!   from every thread once a shutdown is requested; timers already due fire during the drain;
 //!   timers still pending when the drain is otherwise complete are dropped (destructors run
 //!   isolated on the loop thread) and counted in [`LoopStats::tasks_dropped`].
-//! * **`close()`** marks the loop closed (rejecting all new work), waits for submissions in
-//!   flight to finish publishing, takes the consumer token and every queued task, microtask and
-//!   pending timer, drops them on the caller's thread (isolated), counts them in
+//! * **`close()`** marks the loop closed (CLOSED, then every queue's MARK: all new work is
+//!   rejected, the loop thread's too), waits for timer/registration entrants in flight, takes
+//!   the consumer token, pops every queue up to its mark (waiting for claimed slots to be
+//!   written), takes the loop-local microtasks and every pending timer, drops them all on the
+//!   caller's thread (isolated), counts them in
 //!   [`LoopStats::tasks_dropped`], wakes the loop and returns how many. A task already running
 //!   finishes; nothing else starts. `run` returns `Ok(())`; later `close` calls return 0;
 //!   `shutdown` returns [`ShutdownError::Closed`]. Readiness registrations are removed too (their
@@ -119,7 +140,8 @@
 //!
 //! Loop-side counters are single-writer relaxed atomics (a load and a store, no locked
 //! instruction). `wake_syscalls` and `wakes_elided` are counted by producers, exactly one of the
-//! two per accepted submission (microtasks scheduled on the loop thread count as elided);
+//! two per accepted submission (microtasks scheduled on the loop thread count as elided;
+//! `wakes_elided` is striped per thread and summed by `stats()`);
 //! `wake_syscalls` also counts wakes issued by `shutdown`, `close` and rejected entrants.
 //! `sleeps` counts parks and blocking polls, `polls` every `epoll_wait`, `ticks` every
 //! iteration of the main cycle, `max_batch` the most external tasks run in one tick.
