@@ -122,12 +122,8 @@
 //! loop-alt-one --test loom_wake`.
 
 mod chunk;
-mod counters;
 mod driver;
 mod ingress;
-mod io;
-pub mod state;
-mod sync;
 mod timers;
 
 use std::fmt;
@@ -142,10 +138,11 @@ use loop_api::{
 };
 use parking_lot::{Condvar, Mutex};
 
-use crate::counters::Counters;
+use loop_alt_common::counters::{self, Counters};
 use crate::ingress::{Ingress, LaneId, Runner};
-use crate::io::{Readiness, RegisterError, WAKER_TOKEN};
-use crate::state::{Handshake, LoopState};
+use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
+pub use loop_alt_common::state;
+use loop_alt_common::state::{Handshake, LoopState};
 use crate::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateOne stored `func()` values).

@@ -102,13 +102,9 @@
 //! loop-alt-three --test loom_wake`.
 
 mod chunk;
-mod counters;
 mod driver;
 mod ingress;
-mod io;
 mod microtasks;
-pub mod state;
-mod sync;
 mod timers;
 
 use std::fmt;
@@ -123,11 +119,12 @@ use loop_api::{
 };
 use parking_lot::{Condvar, Mutex};
 
-use crate::counters::Counters;
+use loop_alt_common::counters::{self, Counters};
 use crate::ingress::{Gate, InFlight, Ingress, Internal, Runner};
-use crate::io::{Readiness, RegisterError, WAKER_TOKEN};
+use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 use crate::microtasks::Microtasks;
-use crate::state::{Handshake, LoopState};
+pub use loop_alt_common::state;
+use loop_alt_common::state::{Handshake, LoopState};
 use crate::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateThree stored `func()` values).

@@ -1,9 +1,9 @@
-//! Loom model checks of alt-one's wake handshake: the real [`Handshake`] (its state and
+//! Loom model checks of the alternates' wake handshake (alt-one and alt-three share it): the real [`Handshake`] (its state and
 //! wake-pending atomics are loom's under `--cfg loom`, see `src/sync.rs`), driven by a model of
 //! the loop's sleep path and of the producers' publish-then-wake path:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p loop-alt-one --test loom_wake
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release -p loop-alt-common --test loom_wake
 //! ```
 //!
 //! mio cannot run under loom, so the ingress lane is modelled by a loom mutex around a `Vec`
@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use loom::sync::atomic::AtomicUsize;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
-use loop_alt_one::state::{Handshake, LoopState, TransitionError};
+use loop_alt_common::state::{Handshake, LoopState, TransitionError};
 
 /// The eventfd: `write` from any thread, `poll` by the loop thread only.
 struct EventFd {
@@ -74,7 +74,7 @@ impl Model {
         })
     }
 
-    /// `AltOneLoop::push` + `wake_after_publish`.
+    /// `AltOneLoop::push` / `AltThreeLoop::submit` + `wake_after_publish`.
     fn submit(&self, v: u32) {
         self.lane.lock().unwrap().push(v);
         if self.handshake.claim_wake() {
@@ -85,7 +85,7 @@ impl Model {
         }
     }
 
-    /// `AltOneLoop::begin_termination` as `shutdown`/`close` call it.
+    /// `AltOneLoop::begin_termination` / `AltThreeLoop::begin_termination` as `shutdown`/`close` call it.
     fn terminate(&self) {
         if self.handshake.begin_termination() == Ok(LoopState::Sleeping)
             && self.handshake.claim_flag()

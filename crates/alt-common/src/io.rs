@@ -7,7 +7,8 @@
 //! callback of a newer registration of the same fd number.
 //!
 //! **No lock across the poll or the callbacks** (the fix for AlternateOne's poller mutex held
-//! across `epoll_wait` and dispatch, bug 15): registration goes through a cloned
+//! across `epoll_wait` and dispatch, bug 15, and what AlternateThree's poller did by copying the
+//! epoll fd under a read lock): registration goes through a cloned
 //! [`mio::Registry`] (`epoll_ctl` is safe while another thread is in `epoll_wait`), the map lock
 //! is held only to look a token up, and a callback runs under its *own* registration's mutex so
 //! that a foreign `unregister` can wait for a running call to end.
@@ -27,13 +28,13 @@ use mio::{Interest, Registry, Token};
 use parking_lot::Mutex;
 
 /// A readiness callback, boxed.
-pub(crate) type IoCallback = Box<dyn FnMut() + Send + 'static>;
+pub type IoCallback = Box<dyn FnMut() + Send + 'static>;
 
 /// The token of the wake-up eventfd; registrations start at 1.
-pub(crate) const WAKER_TOKEN: Token = Token(0);
+pub const WAKER_TOKEN: Token = Token(0);
 
 /// One registration of one fd.
-pub(crate) struct Registration {
+pub struct Registration {
     fd: RawFd,
     token: Token,
     /// Set by `unregister` before it takes the callback; checked under `callback`'s lock before
@@ -53,13 +54,18 @@ struct Table {
 }
 
 /// Why a registration was refused (the caller turns it into a `Rejected` with its callback).
-pub(crate) enum RegisterError {
+pub enum RegisterError {
+    /// The loop stopped ([`Readiness::close`] ran).
     Closed,
+    /// The fd already has a registration.
     AlreadyRegistered,
+    /// `epoll_ctl` refused the fd.
     Io(io::Error),
 }
 
-pub(crate) struct Readiness {
+/// A loop's readiness registrations: the fd → registration table and the mio registry that
+/// arms them on the loop's poll.
+pub struct Readiness {
     registry: Registry,
     table: Mutex<Table>,
     /// Live registrations, readable without the lock (the loop skips non-blocking polls when 0).
@@ -67,7 +73,8 @@ pub(crate) struct Readiness {
 }
 
 impl Readiness {
-    pub(crate) fn new(registry: Registry) -> Self {
+    /// An empty table registering on `registry` (a clone of the loop's `mio::Poll` registry).
+    pub fn new(registry: Registry) -> Self {
         Self {
             registry,
             table: Mutex::new(Table { next_token: 1, ..Table::default() }),
@@ -75,12 +82,13 @@ impl Readiness {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether no fd is registered (a relaxed read, lock-free).
+    pub fn is_empty(&self) -> bool {
         self.count.load(Ordering::Relaxed) == 0
     }
 
     /// Registers `fd` for readability. On error the callback is handed back.
-    pub(crate) fn register<F>(&self, fd: RawFd, callback: F) -> Result<(), (RegisterError, F)>
+    pub fn register<F>(&self, fd: RawFd, callback: F) -> Result<(), (RegisterError, F)>
     where
         F: FnMut() + Send + 'static,
     {
@@ -112,7 +120,7 @@ impl Readiness {
     /// old callback never starts again: from a foreign thread this waits for a call in progress
     /// to finish; on the loop thread (`on_loop_thread`) no call can be in progress except the
     /// caller itself, and the `removed` flag stops every later one.
-    pub(crate) fn unregister(&self, fd: RawFd, on_loop_thread: bool) -> bool {
+    pub fn unregister(&self, fd: RawFd, on_loop_thread: bool) -> bool {
         let reg = {
             let mut t = self.table.lock();
             let Some(reg) = t.by_fd.remove(&fd) else { return false };
@@ -136,13 +144,13 @@ impl Readiness {
     }
 
     /// The registration an event's token belongs to, if it is still current.
-    pub(crate) fn lookup(&self, token: Token) -> Option<Arc<Registration>> {
+    pub fn lookup(&self, token: Token) -> Option<Arc<Registration>> {
         self.table.lock().by_token.get(&token.0).cloned()
     }
 
     /// Runs the callback of `reg` through `run` (which isolates panics) unless it was removed,
     /// then re-arms it. Returns whether the callback ran.
-    pub(crate) fn dispatch(&self, reg: &Registration, run: impl FnOnce(&mut IoCallback)) -> bool {
+    pub fn dispatch(&self, reg: &Registration, run: impl FnOnce(&mut IoCallback)) -> bool {
         {
             let mut cb = reg.callback.lock();
             if reg.removed.load(Ordering::SeqCst) {
@@ -164,7 +172,7 @@ impl Readiness {
 
     /// Stops all registrations for good (when the loop stops) and returns their callbacks for
     /// the caller to drop outside the lock.
-    pub(crate) fn close(&self) -> Vec<Arc<Registration>> {
+    pub fn close(&self) -> Vec<Arc<Registration>> {
         let mut t = self.table.lock();
         t.closed = true;
         t.by_token.clear();

@@ -9,14 +9,16 @@ use loop_api::LoopStats;
 /// With a single writer a relaxed load + store is an exact increment and, unlike `fetch_add`,
 /// costs no locked instruction on the per-task path. Readers still see monotonic values.
 #[derive(Default)]
-pub(crate) struct LoopCounter(AtomicU64);
+pub struct LoopCounter(AtomicU64);
 
 impl LoopCounter {
-    pub(crate) fn add(&self, n: u64) {
+    /// Adds `n`. Loop thread only (two writers could lose an increment).
+    pub fn add(&self, n: u64) {
         self.0.store(self.0.load(Relaxed) + n, Relaxed);
     }
 
-    pub(crate) fn raise_to(&self, n: u64) {
+    /// Raises the value to `n` if it is lower (a high-water mark). Loop thread only.
+    pub fn raise_to(&self, n: u64) {
         if n > self.0.load(Relaxed) {
             self.0.store(n, Relaxed);
         }
@@ -29,10 +31,11 @@ impl LoopCounter {
 
 /// A counter any thread may bump.
 #[derive(Default)]
-pub(crate) struct SharedCounter(AtomicU64);
+pub struct SharedCounter(AtomicU64);
 
 impl SharedCounter {
-    pub(crate) fn add(&self, n: u64) {
+    /// Adds `n` (a relaxed `fetch_add`; any thread).
+    pub fn add(&self, n: u64) {
         self.0.fetch_add(n, Relaxed);
     }
 
@@ -41,27 +44,42 @@ impl SharedCounter {
     }
 }
 
+/// Every counter behind [`LoopStats`], one field per statistic (tasks, callbacks, sleeps and
+/// polls as counts; `max_batch` in tasks).
 #[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) external_run: LoopCounter,
-    pub(crate) internal_run: LoopCounter,
-    pub(crate) microtasks_run: LoopCounter,
-    pub(crate) timers_fired: LoopCounter,
-    pub(crate) io_callbacks: LoopCounter,
-    pub(crate) panics: LoopCounter,
-    pub(crate) sleeps: LoopCounter,
-    pub(crate) polls: LoopCounter,
-    pub(crate) ticks: LoopCounter,
-    pub(crate) max_batch: LoopCounter,
+pub struct Counters {
+    /// External tasks run.
+    pub external_run: LoopCounter,
+    /// Internal (priority) tasks run.
+    pub internal_run: LoopCounter,
+    /// Microtasks run.
+    pub microtasks_run: LoopCounter,
+    /// Timer callbacks fired.
+    pub timers_fired: LoopCounter,
+    /// Readiness callbacks run.
+    pub io_callbacks: LoopCounter,
+    /// Panics caught in callbacks (all callbacks run on the loop thread).
+    pub panics: LoopCounter,
+    /// Blocking polls (the loop slept).
+    pub sleeps: LoopCounter,
+    /// Every `epoll_wait`, blocking or not.
+    pub polls: LoopCounter,
+    /// Iterations of the main cycle.
+    pub ticks: LoopCounter,
+    /// The most external tasks run in one tick.
+    pub max_batch: LoopCounter,
     /// Bumped by `close` (any thread) and by the drain (loop thread).
-    pub(crate) tasks_dropped: SharedCounter,
+    pub tasks_dropped: SharedCounter,
     /// Bumped by the thread that wrote the eventfd (producers, `shutdown`, `close`).
-    pub(crate) wake_syscalls: SharedCounter,
-    pub(crate) wakes_elided: SharedCounter,
+    pub wake_syscalls: SharedCounter,
+    /// Bumped by producers that found the loop awake or a wake already pending.
+    pub wakes_elided: SharedCounter,
 }
 
 impl Counters {
-    pub(crate) fn snapshot(&self) -> LoopStats {
+    /// A snapshot (relaxed loads; each counter is monotonic, the snapshot is not atomic across
+    /// counters).
+    pub fn snapshot(&self) -> LoopStats {
         LoopStats {
             tasks_run_external: self.external_run.get(),
             tasks_run_internal: self.internal_run.get(),
