@@ -26,7 +26,7 @@
 //!   loop sleeps, and deduplicated by a wake-pending flag: the producer that moves the flag from
 //!   `false` to `true` writes the eventfd, every other producer elides its wake
 //!   ([`LoopStats::wakes_elided`]). The loop clears the flag after each poll. The protocol is in
-//!   `state.rs` and model-checked by `tests/loom_wake.rs`.
+//!   `loop-alt-common`'s `state` module and model-checked by its `tests/loom_wake.rs`.
 //! * **Tick** (AlternateOne's order): fire due timers → run the internal lane (unbounded) → run
 //!   at most [`LoopConfig::batch_budget`] external tasks (default 1024) → microtask pass →
 //!   poll → microtask pass. Lanes are popped **one lock per pop**; tasks run with **no lock
@@ -39,7 +39,7 @@
 //! * **Readiness** via mio: each registration gets a fresh token (a generation number), so an
 //!   event for an old registration never reaches a new callback after the fd number is reused;
 //!   callbacks run with no poller lock held and are re-armed after each call for level-triggered
-//!   semantics (`io.rs`).
+//!   semantics (`loop-alt-common`'s `io` module).
 //! * **Shutdown in named phases** (run by the loop thread once the state is `Terminating`):
 //!   *ingress* (run every lane to empty, including what those tasks submit), *timers* (fire due
 //!   ones, drop pending ones), *fds* (deregister every fd, drop the callbacks), then
@@ -118,8 +118,8 @@
 //! ## Verification
 //!
 //! Unit tests next to the code, the conformance suite and regression tests in `tests/`, and a
-//! loom model of the wake handshake: `RUSTFLAGS="--cfg loom" cargo test --release -p
-//! loop-alt-one --test loom_wake`.
+//! loom model of the wake handshake in `loop-alt-common`: `RUSTFLAGS="--cfg loom" cargo test
+//! --release -p loop-alt-common --test loom_wake`.
 
 mod chunk;
 mod driver;

@@ -25,7 +25,7 @@
 //!   `false` to `true` writes, the others elide ([`LoopStats::wakes_elided`]); a failed write
 //!   gives the claim back. The loop clears the flag after each poll. The state machine
 //!   ([`state::LoopState`], AlternateOne's and AlternateThree's five states) moves between
-//!   `Running` and `Sleeping` by compare-and-swap only. Model-checked by `tests/loom_wake.rs`.
+//!   `Running` and `Sleeping` by compare-and-swap only. Shared with alt-one in `loop-alt-common`, model-checked by its `tests/loom_wake.rs`.
 //! * **Tick** (AlternateThree's order): fire due timers → internal queue + microtasks → external
 //!   batch → microtasks → poll → microtasks.
 //! * **Poll**: `Running → Sleeping`, look at both queues (each under its lock) and the timers,
@@ -35,7 +35,7 @@
 //! * **Readiness via mio**: each registration gets a fresh token (a generation number), so an
 //!   event for an old registration never reaches a new callback after the fd number is reused;
 //!   no lock is held across the poll or a callback; callbacks are re-armed after each call for
-//!   level-triggered semantics (`io.rs`).
+//!   level-triggered semantics (`loop-alt-common`'s `io` module).
 //! * Every task, timer callback, readiness callback and drain-time destructor runs under
 //!   `catch_unwind(AssertUnwindSafe(..))`; a panic is counted in [`LoopStats::panics`].
 //!
@@ -98,8 +98,8 @@
 //! ## Verification
 //!
 //! Unit tests next to the code, the conformance suite and regression tests in `tests/`, and a
-//! loom model of the wake handshake: `RUSTFLAGS="--cfg loom" cargo test --release -p
-//! loop-alt-three --test loom_wake`.
+//! loom model of the wake handshake in `loop-alt-common`: `RUSTFLAGS="--cfg loom" cargo test
+//! --release -p loop-alt-common --test loom_wake`.
 
 mod chunk;
 mod driver;
