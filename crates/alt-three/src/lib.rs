@@ -25,7 +25,8 @@
 //!   `false` to `true` writes, the others elide ([`LoopStats::wakes_elided`]); a failed write
 //!   gives the claim back. The loop clears the flag after each poll. The state machine
 //!   ([`state::LoopState`], AlternateOne's and AlternateThree's five states) moves between
-//!   `Running` and `Sleeping` by compare-and-swap only. Shared with alt-one in `loop-alt-common`, model-checked by its `tests/loom_wake.rs`.
+//!   `Running` and `Sleeping` by compare-and-swap only. Shared with alt-one in
+//!   `loop-alt-common`, model-checked by its `tests/loom_wake.rs`.
 //! * **Tick** (AlternateThree's order): fire due timers → internal queue + microtasks → external
 //!   batch → microtasks → poll → microtasks.
 //! * **Poll**: `Running → Sleeping`, look at both queues (each under its lock) and the timers,
