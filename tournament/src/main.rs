@@ -139,9 +139,7 @@ fn main() -> ExitCode {
             Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
             Err(e) => fail(1, &format!("{e:#}")),
         },
-        Command::EchoClient(args) => {
-            ExitCode::from(tournament::workloads::net::client::main(args))
-        }
+        Command::EchoClient(args) => ExitCode::from(tournament::workloads::net::client::main(args)),
         Command::Index { dir } => match tournament::index::write_index(&dir) {
             Ok(()) => {
                 eprintln!("wrote {}/README.md", dir.display());

@@ -69,8 +69,8 @@ fn accept_all(
                 let mut conn = Conn { responder: protocol.responder(), out: Vec::new() };
                 let c = Arc::clone(counters);
                 let source = Generic::new(stream, Interest::BOTH, Mode::Edge);
-                let inserted = handle.insert_source(source, move |_, s, _| {
-                    match conn.service(s, &c) {
+                let inserted =
+                    handle.insert_source(source, move |_, s, _| match conn.service(s, &c) {
                         Ok(true) => Ok(PostAction::Continue),
                         Ok(false) => {
                             c.closed.fetch_add(1, Ordering::AcqRel);
@@ -81,8 +81,7 @@ fn accept_all(
                             c.closed.fetch_add(1, Ordering::AcqRel);
                             Ok(PostAction::Remove)
                         }
-                    }
-                });
+                    });
                 if let Err(e) = inserted {
                     counters.error(format!("inserting a connection: {e}"));
                     counters.closed.fetch_add(1, Ordering::AcqRel);
@@ -116,8 +115,10 @@ impl Conn {
             match s.read(&mut buf) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
-                    let answered =
-                        self.responder.on_bytes(&buf[..n], &mut self.out).map_err(io::Error::other)?;
+                    let answered = self
+                        .responder
+                        .on_bytes(&buf[..n], &mut self.out)
+                        .map_err(io::Error::other)?;
                     counters.requests.fetch_add(answered, Ordering::Relaxed);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -37,7 +37,9 @@ impl ChildProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| SampleError(format!("cannot start {name} ({}): {e}", program.display())))?;
+            .map_err(|e| {
+                SampleError(format!("cannot start {name} ({}): {e}", program.display()))
+            })?;
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().expect("stdout is piped");
         thread::Builder::new()
@@ -115,7 +117,10 @@ impl ChildProcess {
                 // The reader saw EOF: give the process a moment to be reapable for its status.
                 let _ = self.wait_exit(Duration::from_secs(1));
                 let why = self.why_gone();
-                Err(SampleError(format!("{} ended before printing {waiting_for}: {why}", self.name)))
+                Err(SampleError(format!(
+                    "{} ended before printing {waiting_for}: {why}",
+                    self.name
+                )))
             }
         }
     }

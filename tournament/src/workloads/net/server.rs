@@ -214,7 +214,8 @@ fn accept_callback<L: EventLoop>(
                         continue;
                     }
                     let fd = stream.as_raw_fd();
-                    let conn = Conn { stream, fd, responder: protocol.responder(), out: Vec::new() };
+                    let conn =
+                        Conn { stream, fd, responder: protocol.responder(), out: Vec::new() };
                     ctx.register(Box::new(conn));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -254,10 +255,9 @@ impl<L: EventLoop> LoopServer<L> {
         let counters = Arc::new(ServerCounters::default());
         let ctx = Ctx { lp: Arc::downgrade(&running.lp), counters: Arc::clone(&counters) };
         let cb = accept_callback(Arc::clone(&listener), protocol, ctx);
-        running
-            .lp
-            .register_readable(listener.as_raw_fd(), cb)
-            .map_err(|r| SampleError(format!("register_readable(listener) rejected: {}", r.reason)))?;
+        running.lp.register_readable(listener.as_raw_fd(), cb).map_err(|r| {
+            SampleError(format!("register_readable(listener) rejected: {}", r.reason))
+        })?;
         Ok(LoopServer { running, listener, addr, counters })
     }
 }
