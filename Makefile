@@ -2,10 +2,21 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed instructions merge index loom miri fmt clippy
+.PHONY: help deps test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed instructions merge index loom miri fmt clippy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+
+deps: ## Install wrk (drives the http workload) with apt-get; says what to do instead when not root or without apt-get.
+	@if command -v wrk >/dev/null 2>&1; then \
+	  echo "deps: wrk is installed ($$(command -v wrk))"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "deps: skipped: no apt-get here; install wrk with your package manager (until then the http cells are declared gaps)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: skipped: not root; run 'sudo apt-get install -y wrk' (until then the http cells are declared gaps)"; \
+	else \
+	  apt-get update && apt-get install -y wrk; \
+	fi
 
 test: ## Run every test: unit tests, conformance suites, harness and report tests.
 	$(CARGO) test --workspace

@@ -77,6 +77,10 @@ enum Command {
         /// The folder holding run folders.
         dir: PathBuf,
     },
+    /// The `echo` workload's client (spawned by it; runnable by hand against any echo server):
+    /// connect C connections, print a `ready` JSON line, wait for `go` on stdin, send M 64-byte
+    /// messages per connection verifying every echoed byte, print a `result` JSON line.
+    EchoClient(tournament::workloads::net::client::ClientArgs),
 }
 
 #[derive(Args)]
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
             Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
             Err(e) => fail(1, &format!("{e:#}")),
         },
+        Command::EchoClient(args) => ExitCode::from(tournament::workloads::net::client::main(args)),
         Command::Index { dir } => match tournament::index::write_index(&dir) {
             Ok(()) => {
                 eprintln!("wrote {}/README.md", dir.display());

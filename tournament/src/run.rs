@@ -29,7 +29,7 @@ use crate::harness::SampleError;
 use crate::record::{RAW_SCHEMA_VERSION, RawMetric, RawSample, SampleStatus};
 use crate::report;
 use crate::stats;
-use crate::workloads::{Mode, Param, SampleOutcome, WORKLOADS, WorkloadSpec};
+use crate::workloads::{self, Mode, Param, SampleOutcome, WORKLOADS, WorkloadSpec};
 
 /// What to run.
 pub struct RunPlan {
@@ -225,7 +225,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
                 }
                 progress.start(&format!("{} {} {} #{s}", cell.workload.id, cell.param.id, c.id));
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    (c.run_sample)(cell.workload.id, &cell.param, &(c.config)())
+                    c.sample(cell.workload.id, &cell.param, &(c.config)())
                 }));
                 let mut rec = base(c.id, s, SampleStatus::Ok, None);
                 let line = match outcome {
@@ -495,10 +495,13 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
     for w in &plan.workloads {
         for param in (w.params)(plan.mode) {
             let (mut measured, mut gaps) = (Vec::new(), Vec::new());
+            let unavailable = workloads::environment_gap(w.id);
             for c in &plan.contenders {
                 let missing: Vec<_> =
                     w.requires.iter().filter(|cap| !c.capabilities.supports(**cap)).collect();
-                if missing.is_empty() {
+                if let Some(why) = &unavailable {
+                    gaps.push((*c, why.clone()));
+                } else if missing.is_empty() || c.native_server_for(w.id).is_some() {
                     measured.push(*c);
                 } else {
                     let names: Vec<_> = missing.iter().map(|m| m.name()).collect();

@@ -39,7 +39,9 @@ fn smoke_params_are_exact_multiples_and_ids_are_unique() {
     for mode in [Mode::Smoke, Mode::Quick, Mode::Full] {
         for w in WORKLOADS {
             let params = (w.params)(mode);
-            assert!(!params.is_empty(), "{}", w.id);
+            // `http` runs for a fixed duration per sample, so quick runs leave it out.
+            let optional = w.id == "http" && mode == Mode::Quick;
+            assert!(!params.is_empty() || optional, "{}", w.id);
             for p in &params {
                 assert_eq!(p.tasks % p.batch.max(1), 0, "{} {}: partial round", w.id, p.id);
             }

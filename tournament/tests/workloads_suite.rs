@@ -222,5 +222,8 @@ fn every_declared_requirement_is_a_gap_for_submit_only_peers() {
         assert_eq!(supported::<StdMpsc>(w), !needs_more, "{}", w.id);
     }
     let ids: Vec<_> = WORKLOADS.iter().filter(|w| !w.requires.is_empty()).map(|w| w.id).collect();
-    assert_eq!(ids, ["microtask-roundtrip", "readiness-roundtrip", "timer-lateness"]);
+    assert_eq!(
+        ids,
+        ["microtask-roundtrip", "readiness-roundtrip", "timer-lateness", "echo", "http"]
+    );
 }

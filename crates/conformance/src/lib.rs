@@ -66,6 +66,7 @@ pub use checks::lifecycle::{
 pub use checks::microtask::{check_microtask_foreign_wake, check_microtask_order};
 pub use checks::panic::{check_panic_isolation, check_panic_isolation_multiple};
 pub use checks::readiness::check_readiness;
+pub use checks::readiness_load::{check_no_double_dispatch, check_stale_events};
 pub use checks::reentrancy::check_reentrancy;
 pub use checks::shutdown::{
     check_concurrent_shutdown, check_concurrent_shutdown_repeated,
@@ -96,6 +97,7 @@ pub mod by_name {
     pub use crate::check_microtask_foreign_wake as microtask_foreign_wake;
     pub use crate::check_microtask_order as microtask_order;
     pub use crate::check_mixed_external_internal as mixed_external_internal;
+    pub use crate::check_no_double_dispatch as no_double_dispatch;
     pub use crate::check_no_lost_wakeup as no_lost_wakeup;
     pub use crate::check_panic_isolation as panic_isolation;
     pub use crate::check_panic_isolation_multiple as panic_isolation_multiple;
@@ -105,6 +107,7 @@ pub mod by_name {
     pub use crate::check_shutdown_before_run as shutdown_before_run;
     pub use crate::check_shutdown_conservation as shutdown_conservation;
     pub use crate::check_shutdown_conservation_stress as shutdown_conservation_stress;
+    pub use crate::check_stale_events as stale_events;
     pub use crate::check_stats_accounting as stats_accounting;
     pub use crate::check_thread_affinity as thread_affinity;
     pub use crate::check_timer_before_run as timer_before_run;
@@ -135,6 +138,8 @@ pub fn all_checks<L: EventLoop>() -> Vec<(&'static str, CheckFn)> {
         ("timer_before_run", check_timer_before_run::<L>),
         ("timer_cancel", check_timer_cancel::<L>),
         ("readiness", check_readiness::<L>),
+        ("stale_events", check_stale_events::<L>),
+        ("no_double_dispatch", check_no_double_dispatch::<L>),
         ("panic_isolation", check_panic_isolation::<L>),
         ("panic_isolation_multiple", check_panic_isolation_multiple::<L>),
         ("reentrancy", check_reentrancy::<L>),
@@ -170,6 +175,8 @@ pub const GATE_CHECKS: &[&str] = &[
     "timer_before_run",
     "timer_cancel",
     "readiness",
+    "stale_events",
+    "no_double_dispatch",
     "panic_isolation",
     "panic_isolation_multiple",
     "reentrancy",

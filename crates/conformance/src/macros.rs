@@ -67,6 +67,8 @@ macro_rules! conformance_tests {
             timer_before_run,
             timer_cancel,
             readiness,
+            stale_events,
+            no_double_dispatch,
             panic_isolation,
             panic_isolation_multiple,
             reentrancy,

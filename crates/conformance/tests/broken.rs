@@ -111,6 +111,9 @@ broken!(ignored_cancel_fails_cancel: CancelIgnored breaks timer_cancel, PROPERTY
 // Readiness.
 broken!(ignored_unregister_fails_readiness: UnregisterIgnored breaks readiness, PROPERTY, "unregister");
 broken!(stale_callback_fails_readiness: StaleCallbackOnReuse breaks readiness, PROPERTY, "old callback");
+broken!(phantom_event_fails_stale_events: PhantomEventOnReuse breaks stale_events, PROPERTY, "phantom event");
+broken!(stale_callback_fails_stale_events: StaleCallbackOnReuse breaks stale_events, PROPERTY, "old callback ran");
+broken!(double_dispatch_fails_no_double_dispatch: DoubleDispatch breaks no_double_dispatch, PROPERTY, "dispatched twice");
 
 // Statistics.
 broken!(max_batch_backwards_fails_stats: MaxBatchIsLastBatch breaks stats_accounting, PROPERTY, "went backwards");

@@ -15,7 +15,9 @@
 //! * **timers, readiness**: not adapted. calloop has both (`Timer`, `Generic` sources), but they
 //!   are inserted through a `LoopHandle` that lives on the loop thread; offering them from other
 //!   threads would need our own cross-thread command protocol, i.e. a loop design of ours rather
-//!   than the peer. Declared gaps.
+//!   than the peer. Declared gaps. The socket workloads (`echo`, `http`) still get a `calloop`
+//!   row from a native server (`calloop_net.rs`) that inserts `Generic` sources on its own loop
+//!   thread, as a calloop user would.
 //! * **batch budget, spin, inline storage**: no; every task is boxed, the loop never spins. The
 //!   `LoopConfig` knobs are ignored.
 //! * **wake accounting**: no. Each send pings (one eventfd write) whatever the loop's state, so

@@ -7,9 +7,11 @@
 use loop_api::{Capabilities, EventLoop, LoopConfig};
 
 use crate::harness::SampleError;
+use crate::workloads::net::NativeServerFn;
 use crate::workloads::{self, Param, SampleOutcome};
 
 pub mod async_executor_peer;
+pub mod calloop_net;
 pub mod calloop_peer;
 pub mod crossbeam_worker;
 pub mod ours;
@@ -17,6 +19,7 @@ mod peer_gate;
 pub mod peers;
 pub mod std_mpsc;
 pub mod tokio_ct;
+pub mod tokio_net;
 
 /// Runs one sample of a workload (by id) for a contender.
 pub type SampleFn = fn(&str, &Param, &LoopConfig) -> Result<SampleOutcome, SampleError>;
@@ -38,6 +41,43 @@ pub struct Contender {
     pub run_sample: SampleFn,
     /// The correctness gate, instantiated for its type.
     pub gate: GateFn,
+    /// The contender's own server for the socket workloads (`echo`, `http`), used when it lacks
+    /// the readiness capability: what a user of that runtime would write (e.g. tokio's
+    /// `TcpListener`). `None` for most contenders.
+    pub native_server: Option<NativeServerFn>,
+}
+
+impl Contender {
+    /// Sets [`Contender::native_server`].
+    pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
+        self.native_server = Some(f);
+        self
+    }
+
+    /// The native server this contender runs workload `workload` on, when it does: it has one,
+    /// the workload accepts one, and the contender cannot run the trait-based server (no
+    /// readiness).
+    pub fn native_server_for(&self, workload: &str) -> Option<NativeServerFn> {
+        self.native_server
+            .filter(|_| !self.capabilities.readiness && workloads::accepts_native(workload))
+    }
+
+    /// Runs one sample of `workload` at `param` with `config`: on the native server where
+    /// [`Contender::native_server_for`] says so, else through the trait.
+    ///
+    /// # Errors
+    /// The sample failed; the error says why.
+    pub fn sample(
+        &self,
+        workload: &str,
+        param: &Param,
+        config: &LoopConfig,
+    ) -> Result<SampleOutcome, SampleError> {
+        match self.native_server_for(workload) {
+            Some(native) => workloads::run_native_sample(workload, native, param),
+            None => (self.run_sample)(workload, param, config),
+        }
+    }
 }
 
 /// Builds a registry entry for loop type `L`: instantiates every workload and the gate for it.
@@ -53,6 +93,7 @@ pub const fn entry<L: EventLoop>(
         config,
         run_sample: workloads::run_sample::<L>,
         gate: crate::gate::run_gate::<L>,
+        native_server: None,
     }
 }
 

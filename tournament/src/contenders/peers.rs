@@ -3,16 +3,19 @@
 use loop_api::LoopConfig;
 
 use super::{
-    Contender, async_executor_peer, calloop_peer, crossbeam_worker, entry, std_mpsc, tokio_ct,
+    Contender, async_executor_peer, calloop_net, calloop_peer, crossbeam_worker, entry, std_mpsc,
+    tokio_ct, tokio_net,
 };
 
 /// The peers, in display order.
 pub const ENTRIES: &[Contender] = &[
     entry::<tokio_ct::TokioCt>(
         tokio_ct::TokioCt::ID,
-        "peer: tokio current-thread runtime (I/O + time drivers), Handle::spawn per task",
+        "peer: tokio current-thread runtime (I/O + time drivers), Handle::spawn per task; \
+         socket workloads on tokio's own TcpListener",
         LoopConfig::default,
-    ),
+    )
+    .with_native_server(tokio_net::start),
     entry::<tokio_ct::TokioCtNoIo>(
         tokio_ct::TokioCtNoIo::ID,
         "peer: tokio current-thread runtime without the I/O driver (park/unpark wake-ups)",
@@ -30,9 +33,11 @@ pub const ENTRIES: &[Contender] = &[
     ),
     entry::<calloop_peer::CalloopPeer>(
         calloop_peer::CalloopPeer::ID,
-        "peer: calloop event loop dispatching its channel source (mpsc + eventfd ping per send)",
+        "peer: calloop event loop dispatching its channel source (mpsc + eventfd ping per send); \
+         socket workloads on its Generic I/O source",
         LoopConfig::default,
-    ),
+    )
+    .with_native_server(calloop_net::start),
     entry::<async_executor_peer::AsyncExecutorPeer>(
         async_executor_peer::AsyncExecutorPeer::ID,
         "peer: async-executor run by futures_lite::future::block_on on the loop thread",

@@ -30,6 +30,8 @@
 //!   hook is unstable).
 //! * **readiness**: no. The callback-per-fd shape of the contract is not tokio's API (`AsyncFd`
 //!   is future-based); left out rather than emulated.
+//!   The socket workloads (`echo`, `http`) still get a `tokio-ct` row: the registry entry has a
+//!   native server (`tokio_net.rs`, tokio's own `TcpListener` on this runtime's configuration).
 //! * **batch budget, spin, inline storage**: no. tokio decides its own batch (`event_interval`),
 //!   never spins before parking, and boxes every task. These `LoopConfig` knobs are ignored.
 //! * **wake accounting**: no. tokio does not say whether a spawn cost a syscall, so

@@ -20,6 +20,7 @@ pub mod cas_contention;
 pub mod chain_handoff;
 pub mod microtask_roundtrip;
 pub mod multi_producer;
+pub mod net;
 pub mod ping_pong;
 pub mod ping_pong_latency;
 pub mod priority_latency;
@@ -168,6 +169,8 @@ pub const WORKLOADS: &[WorkloadSpec] = &[
     microtask_roundtrip::SPEC,
     readiness_roundtrip::SPEC,
     timer_lateness::SPEC,
+    net::echo::SPEC,
+    net::http::SPEC,
 ];
 
 /// Looks a workload up by id.
@@ -241,7 +244,40 @@ pub fn run_sample<L: EventLoop>(
         "microtask-roundtrip" => microtask_roundtrip::run::<L>(param, config),
         "readiness-roundtrip" => readiness_roundtrip::run::<L>(param, config),
         "timer-lateness" => timer_lateness::run::<L>(param, config),
+        "echo" => net::echo::run::<L>(param, config),
+        "http" => net::http::run::<L>(param, config),
         other => Err(SampleError(format!("unknown workload `{other}`"))),
+    }
+}
+
+/// Whether workload `id` can run on a contender's native server ([`net::NativeServerFn`])
+/// instead of the trait's readiness API: the socket workloads.
+pub fn accepts_native(id: &str) -> bool {
+    matches!(id, "echo" | "http")
+}
+
+/// Runs one sample of socket workload `id` on a contender's native server.
+///
+/// # Errors
+/// `id` is not a socket workload, or the sample failed.
+pub fn run_native_sample(
+    id: &str,
+    native: net::NativeServerFn,
+    param: &Param,
+) -> Result<SampleOutcome, SampleError> {
+    match id {
+        "echo" => net::echo::run_native(native, param),
+        "http" => net::http::run_native(native, param),
+        other => Err(SampleError(format!("workload `{other}` has no native-server form"))),
+    }
+}
+
+/// Why workload `id` cannot run on this machine at all (a tool it drives is missing), making
+/// every cell of it a declared gap; `None` when it can.
+pub fn environment_gap(id: &str) -> Option<String> {
+    match id {
+        "http" => net::wrk::missing_reason(),
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod microtask;
 pub mod panic;
 pub mod readiness;
+pub mod readiness_load;
 pub mod reentrancy;
 pub mod shutdown;
 pub mod stats;

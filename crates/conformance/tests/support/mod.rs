@@ -81,6 +81,13 @@ pub enum Fault {
     /// `unregister` keeps the old callback keyed by fd; it fires again once the fd number is
     /// registered anew.
     StaleCallbackOnReuse,
+    /// The poller keys a batch of ready fds by fd **number** and looks the callback up when it
+    /// dispatches: an event collected for a registration that a callback earlier in the batch
+    /// replaced (fd closed, number reused, registered anew) reaches the new callback.
+    PhantomEventOnReuse,
+    /// When two or more fds are ready in one poll, each ready callback is dispatched twice (a
+    /// poller re-queuing a task it already queued).
+    DoubleDispatch,
     /// `stats().max_batch` is the last batch size, not the maximum (it goes backwards).
     MaxBatchIsLastBatch,
     /// Declares microtasks but rejects them as unsupported.
@@ -149,6 +156,8 @@ flavors! {
     CancelIgnored => CancelIgnored,
     UnregisterIgnored => UnregisterIgnored,
     StaleCallbackOnReuse => StaleCallbackOnReuse,
+    PhantomEventOnReuse => PhantomEventOnReuse,
+    DoubleDispatch => DoubleDispatch,
     MaxBatchIsLastBatch => MaxBatchIsLastBatch,
     MicrotasksDeclaredButRejected => MicrotasksDeclaredButRejected,
     SubmitPanicsAt10 => SubmitPanicsAt10,
@@ -489,11 +498,22 @@ impl<F: Flavor> RefLoop<F> {
             return Some(false);
         }
         let mut any = false;
+        let ready = pfds[..regs.len()].iter().filter(|p| p.revents != 0).count();
         for (i, (fd, reg)) in regs.iter().enumerate() {
             if pfds[i].revents == 0 {
                 continue;
             }
             let mut targets = vec![reg.clone()];
+            if Self::is(Fault::PhantomEventOnReuse) {
+                // Whatever is registered under this number *now*.
+                match self.state.lock().fds.get(fd) {
+                    Some(current) => targets = vec![current.clone()],
+                    None => continue,
+                }
+            }
+            if Self::is(Fault::DoubleDispatch) && ready >= 2 {
+                targets.push(reg.clone());
+            }
             if Self::is(Fault::StaleCallbackOnReuse) {
                 let s = self.state.lock();
                 targets.extend(

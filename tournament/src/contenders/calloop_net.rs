@@ -1,0 +1,154 @@
+//! The native server of `calloop` for the socket workloads: calloop's `Generic` I/O source on a
+//! calloop `EventLoop` running on its own thread — how a calloop user serves sockets.
+//!
+//! The listener is a level-triggered `Generic` source accepting until `EAGAIN`; each connection
+//! is an **edge-triggered** `Generic` source with read and write interest, so a reply the socket
+//! cannot take at once waits for the writable edge instead of polling (the connection reads
+//! nothing more until it is out). The protocol code is the shared [`Responder`].
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use calloop::generic::Generic;
+use calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
+
+use crate::harness::SampleError;
+use crate::workloads::net::native::ThreadServer;
+use crate::workloads::net::{
+    NetServer, Protocol, Responder, ServerCounters, bind_listener, raise_nofile_once,
+};
+
+/// Starts the calloop server for `protocol` ([`crate::workloads::net::NativeServerFn`]).
+///
+/// # Errors
+/// The listener could not be bound, or the event loop did not start.
+pub fn start(protocol: Protocol) -> Result<Box<dyn NetServer>, SampleError> {
+    raise_nofile_once()?;
+    let listener = bind_listener()?;
+    let addr = listener.local_addr().map_err(|e| SampleError(format!("local_addr: {e}")))?;
+    let counters = Arc::new(ServerCounters::default());
+    let c = Arc::clone(&counters);
+    let server = ThreadServer::spawn("calloop-server", addr, counters, move |started| {
+        let mut event_loop: EventLoop<'static, ()> =
+            EventLoop::try_new().map_err(|e| format!("creating the event loop: {e}"))?;
+        let handle = event_loop.handle();
+        let h = handle.clone();
+        handle
+            .insert_source(Generic::new(listener, Interest::READ, Mode::Level), move |_, l, _| {
+                accept_all(l, &h, protocol, &c);
+                Ok(PostAction::Continue)
+            })
+            .map_err(|e| format!("inserting the listener: {e}"))?;
+        let signal = event_loop.get_signal();
+        started.serving(Box::new(move || {
+            signal.stop();
+            signal.wakeup();
+        }));
+        event_loop.run(None, &mut (), |_| {}).map_err(|e| format!("event loop failed: {e}"))
+    })?;
+    Ok(Box::new(server))
+}
+
+fn accept_all(
+    listener: &TcpListener,
+    handle: &LoopHandle<'static, ()>,
+    protocol: Protocol,
+    counters: &Arc<ServerCounters>,
+) {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                counters.accepted.fetch_add(1, Ordering::AcqRel);
+                if let Err(e) = stream.set_nonblocking(true).and(stream.set_nodelay(true)) {
+                    counters.error(format!("configuring an accepted socket: {e}"));
+                    counters.closed.fetch_add(1, Ordering::AcqRel);
+                    continue;
+                }
+                let mut conn = Conn { responder: protocol.responder(), out: Vec::new() };
+                let c = Arc::clone(counters);
+                let source = Generic::new(stream, Interest::BOTH, Mode::Edge);
+                let inserted =
+                    handle.insert_source(source, move |_, s, _| match conn.service(s, &c) {
+                        Ok(true) => Ok(PostAction::Continue),
+                        Ok(false) => {
+                            c.closed.fetch_add(1, Ordering::AcqRel);
+                            Ok(PostAction::Remove)
+                        }
+                        Err(e) => {
+                            c.error(e.to_string());
+                            c.closed.fetch_add(1, Ordering::AcqRel);
+                            Ok(PostAction::Remove)
+                        }
+                    });
+                if let Err(e) = inserted {
+                    counters.error(format!("inserting a connection: {e}"));
+                    counters.closed.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                counters.error(format!("accept: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+struct Conn {
+    responder: Responder,
+    out: Vec<u8>,
+}
+
+impl Conn {
+    /// Handles one edge: flush what is pending, then read until `EAGAIN`, answering. `Ok(false)`
+    /// at EOF.
+    fn service(&mut self, mut s: &TcpStream, counters: &ServerCounters) -> io::Result<bool> {
+        let mut buf = [0_u8; 16 * 1024];
+        loop {
+            if !self.out.is_empty() && !self.flush(s)? {
+                counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                return Ok(true); // the writable edge brings us back
+            }
+            match s.read(&mut buf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    let answered = self
+                        .responder
+                        .on_bytes(&buf[..n], &mut self.out)
+                        .map_err(io::Error::other)?;
+                    counters.requests.fetch_add(answered, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !self.out.is_empty() && !self.flush(s)? {
+                        counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes as much of `out` as the socket takes; `Ok(true)` when all of it.
+    fn flush(&mut self, mut s: &TcpStream) -> io::Result<bool> {
+        let mut off = 0;
+        let r = loop {
+            if off == self.out.len() {
+                break Ok(true);
+            }
+            match s.write(&self.out[off..]) {
+                Ok(0) => break Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.out.drain(..off);
+        r
+    }
+}
