@@ -112,6 +112,10 @@ broken!(ignored_cancel_fails_cancel: CancelIgnored breaks timer_cancel, PROPERTY
 broken!(ignored_unregister_fails_readiness: UnregisterIgnored breaks readiness, PROPERTY, "unregister");
 broken!(stale_callback_fails_readiness: StaleCallbackOnReuse breaks readiness, PROPERTY, "old callback");
 
+// Retention (IMP-002): closures kept alive after they were dropped.
+broken!(close_keeping_slots_fails_retention: CloseKeepsSlots breaks retention, PROPERTY, "still hold their captured data after close()");
+broken!(kept_cancelled_timers_fail_retention: CancelledTimersKept breaks retention, PROPERTY, "after 100 pending timers were cancelled");
+
 // Statistics.
 broken!(max_batch_backwards_fails_stats: MaxBatchIsLastBatch breaks stats_accounting, PROPERTY, "went backwards");
 

@@ -16,6 +16,7 @@ pub mod microtask;
 pub mod panic;
 pub mod readiness;
 pub mod reentrancy;
+pub mod retention;
 pub mod shutdown;
 pub mod stats;
 pub mod timers;
