@@ -442,11 +442,7 @@ impl MemoryColumns {
     /// verdict other than `yes`/`no`/`pass`/`fail`/empty; the message names the column.
     pub fn parse(fields: &[&str]) -> Result<Self, String> {
         if fields.len() != Self::HEADER.len() {
-            return Err(format!(
-                "{} memory fields, expected {}",
-                fields.len(),
-                Self::HEADER.len()
-            ));
+            return Err(format!("{} memory fields, expected {}", fields.len(), Self::HEADER.len()));
         }
         let num = |i: usize| -> Result<Option<f64>, String> {
             match fields[i] {

@@ -306,7 +306,11 @@ fn workload_heading(md: &mut String, id: &str, info: Option<&WorkloadInfo>) {
             if info.unit.starts_with("ns/") {
                 let _ = writeln!(md, "- One task: {}", esc(&info.unit));
             } else {
-                let _ = writeln!(md, "- Unit: {} (memory workload: no time is measured)", esc(&info.unit));
+                let _ = writeln!(
+                    md,
+                    "- Unit: {} (memory workload: no time is measured)",
+                    esc(&info.unit)
+                );
             }
             if !info.params.is_empty() {
                 let ps: Vec<String> = info.params.iter().map(|p| code(p)).collect();
@@ -587,8 +591,12 @@ fn memory_table(md: &mut String, group: &[SummaryRow]) {
         }
     }
     let ps: Vec<String> = params.iter().map(|p| code(p)).collect();
-    let _ = writeln!(md, "#### Memory footprint ({})
-", ps.join(", "));
+    let _ = writeln!(
+        md,
+        "#### Memory footprint ({})
+",
+        ps.join(", ")
+    );
     let _ = writeln!(
         md,
         "Heap numbers are live bytes requested from the counting global allocator (process-wide, \

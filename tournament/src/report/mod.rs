@@ -36,8 +36,8 @@ pub use self::csv::{
 pub use self::markdown::{SUMMARY_MD, render_markdown, write_markdown};
 use crate::env::Provenance;
 use crate::record::{
-    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RAW_SCHEMA_VERSION, RawSample,
-    MemoryColumns, SampleStatus, SummaryRow, UNIT_BYTES, UNIT_NS_PER_OP, UNIT_NS_PER_TASK,
+    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RAW_SCHEMA_VERSION,
+    RawSample, SampleStatus, SummaryRow, UNIT_BYTES, UNIT_NS_PER_OP, UNIT_NS_PER_TASK,
     UNSTABLE_CV_PCT, is_memory_workload,
 };
 use crate::stats;

@@ -133,8 +133,7 @@ fn parse_csv(text: &str, path: &str, memory: bool, out: &mut Vec<Violation>) -> 
     for (i, rec) in rdr.records().enumerate() {
         let at = format!("{path}:{}", i + 2);
         let parsed = rec.map_err(|e| e.to_string()).and_then(|rec| {
-            let mut row: SummaryRow =
-                rec.deserialize(Some(&headers)).map_err(|e| e.to_string())?;
+            let mut row: SummaryRow = rec.deserialize(Some(&headers)).map_err(|e| e.to_string())?;
             if memory {
                 let fields: Vec<&str> = rec.iter().skip(base).collect();
                 let m = MemoryColumns::parse(&fields)?;
@@ -414,7 +413,8 @@ fn check_recompute(
     let expected = super::summarize_for(samples, Some(prov));
     let memory = super::has_memory_columns(&expected);
     let columns = super::summary_header(memory);
-    let fields = |r: &SummaryRow| -> Vec<String> { super::row_fields(r, memory).unwrap_or_default() };
+    let fields =
+        |r: &SummaryRow| -> Vec<String> { super::row_fields(r, memory).unwrap_or_default() };
     let key = |r: &SummaryRow| (r.workload.clone(), r.param.clone(), r.contender.clone());
     let by_key: HashMap<_, &SummaryRow> = rows.iter().map(|r| (key(r), r)).collect();
     for e in &expected {

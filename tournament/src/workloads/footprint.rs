@@ -56,7 +56,9 @@ use loop_api::{EventLoop, LoopConfig, LoopStats};
 
 use super::{Metric, Mode, Param, SampleOutcome, WorkloadSpec, warmup_tasks};
 use crate::alloc_count::{self, HeapTracker};
-use crate::harness::{Completion, RunningLoop, SAMPLE_TIMEOUT, SampleError, TimedScope, submit_or_fail};
+use crate::harness::{
+    Completion, RunningLoop, SAMPLE_TIMEOUT, SampleError, TimedScope, submit_or_fail,
+};
 
 /// Leak-check bound on the live heap left after the leak scenario, bytes (64 KiB; see the module
 /// documentation for why).
@@ -185,9 +187,7 @@ impl Hold {
             .wait_timeout_while(g, timeout, |s| *s == WAITING)
             .unwrap_or_else(|e| e.into_inner());
         if *g == WAITING {
-            return Err(SampleError(format!(
-                "the blocking task did not start within {timeout:?}"
-            )));
+            return Err(SampleError(format!("the blocking task did not start within {timeout:?}")));
         }
         Ok(())
     }
@@ -401,8 +401,8 @@ fn growth<L: EventLoop>(
     work.check_exact(bursts * burst)?;
     let mut metrics = Vec::new();
     if tracker.is_some() {
-        let bounded =
-            hw2 as f64 <= hw1 as f64 * GROWTH_RATIO + GROWTH_SLACK as f64 && end <= mid + GROWTH_SLACK;
+        let bounded = hw2 as f64 <= hw1 as f64 * GROWTH_RATIO + GROWTH_SLACK as f64
+            && end <= mid + GROWTH_SLACK;
         metrics.extend([
             m("growth_high_water", "bytes", hw1.max(hw2) as f64),
             m("growth_first_half_high_water", "bytes", hw1 as f64),
@@ -437,7 +437,11 @@ fn lifecycle<L: EventLoop>(
 }
 
 /// The `leak` variant (see the module documentation).
-fn leak<L: EventLoop>(total: u64, n: u64, config: &LoopConfig) -> Result<VariantResult, SampleError> {
+fn leak<L: EventLoop>(
+    total: u64,
+    n: u64,
+    config: &LoopConfig,
+) -> Result<VariantResult, SampleError> {
     let loops = total / n;
     let prime = Completion::leak();
     let comps: Vec<&'static Completion> = (0..loops).map(|_| Completion::leak()).collect();

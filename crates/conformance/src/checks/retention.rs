@@ -64,7 +64,9 @@ pub fn check_retention<L: EventLoop>(ctx: &CheckContext) -> Result<Report, Viola
                 r.add(1);
             };
             let res = if i % 4 == 1 { lp.submit_internal(task) } else { lp.submit(task) };
-            res.map_err(|r| c.fail(format!("submit #{i} to a running loop rejected: {}", r.reason)))?;
+            res.map_err(|r| {
+                c.fail(format!("submit #{i} to a running loop rejected: {}", r.reason))
+            })?;
             expected += 1;
         }
         let micro = n / 10;
@@ -76,19 +78,21 @@ pub fn check_retention<L: EventLoop>(ctx: &CheckContext) -> Result<Report, Viola
                     r.add(1);
                 })
                 .map_err(|r| {
-                    c.fail(format!("schedule_microtask #{i} from a foreign thread rejected: {}", r.reason))
+                    c.fail(format!(
+                        "schedule_microtask #{i} from a foreign thread rejected: {}",
+                        r.reason
+                    ))
                 })?;
             }
             let (l, m, r) = (lp.clone(), marker.clone(), ran.clone());
             lp.submit(move || {
                 for _ in 0..micro {
                     let (m, r2) = (m.clone(), r.clone());
-                    if l
-                        .schedule_microtask(move || {
-                            std::hint::black_box(&m);
-                            r2.add(1);
-                        })
-                        .is_err()
+                    if l.schedule_microtask(move || {
+                        std::hint::black_box(&m);
+                        r2.add(1);
+                    })
+                    .is_err()
                     {
                         // Counted as ran so the wait ends; the count check below reports it.
                         r.add(1_000_000_000);
@@ -184,7 +188,9 @@ pub fn check_retention<L: EventLoop>(ctx: &CheckContext) -> Result<Report, Viola
                 std::hint::black_box(&m);
             };
             let res = if i % 4 == 1 { lp.submit_internal(task) } else { lp.submit(task) };
-            res.map_err(|r| c.fail(format!("submit #{i} behind a barrier rejected: {}", r.reason)))?;
+            res.map_err(|r| {
+                c.fail(format!("submit #{i} behind a barrier rejected: {}", r.reason))
+            })?;
             queued += 1;
         }
         if caps.microtasks {
@@ -228,7 +234,9 @@ pub fn check_retention<L: EventLoop>(ctx: &CheckContext) -> Result<Report, Viola
         )?;
         c.count("closed_with_queued", queued);
         c.count("close_reported_dropped", dropped);
-        c.note(format!("{queued} closures dropped by close(): released before the loop was dropped"));
+        c.note(format!(
+            "{queued} closures dropped by close(): released before the loop was dropped"
+        ));
         drop(lp);
         Ok(())
     })
