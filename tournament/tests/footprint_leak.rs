@@ -121,9 +121,9 @@ fn every_contender_passes_leak_and_growth_checks_and_broken_loops_fail_them() {
             .unwrap_or_else(|e| panic!("{}: queued sample failed: {e}", c.id));
         let per = metric(&queued, "queued_bytes_per_task");
         println!("{:<16} queued {per:.1} bytes/task", c.id);
-        assert!(per >= 0.0 && per < 10_000.0, "{}: {per} bytes per queued task", c.id);
+        assert!((0.0..10_000.0).contains(&per), "{}: {per} bytes per queued task", c.id);
         assert!(metric(&queued, "heap_after_new") > 0.0, "{}: a loop costs no heap?", c.id);
-        assert_eq!(queued.allocs.is_some(), true, "{}: submits not counted", c.id);
+        assert!(queued.allocs.is_some(), "{}: submits not counted", c.id);
     }
     assert!(failures.is_empty(), "footprint defects:\n{}", failures.join("\n"));
 

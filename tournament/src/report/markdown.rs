@@ -645,7 +645,14 @@ fn memory_table(md: &mut String, group: &[SummaryRow]) {
                 None => statuses.push(format!("{name}: no row")),
             }
         }
-        let status = if statuses.is_empty() { "ok".to_string() } else { statuses.join("; ") };
+        let kinds: Vec<&str> = [q, g, l].iter().flatten().map(|r| r.status.as_str()).collect();
+        let status = if statuses.is_empty() {
+            "ok".to_string()
+        } else if kinds.len() == 3 && kinds.iter().all(|k| *k == kinds[0]) {
+            kinds[0].to_string()
+        } else {
+            statuses.join("; ")
+        };
         let bounded = match gm.growth_bounded {
             Some(true) => "yes".to_string(),
             Some(false) => "**no**".to_string(),
