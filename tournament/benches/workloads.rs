@@ -31,6 +31,9 @@ fn mode() -> Mode {
 fn workloads(c: &mut Criterion) {
     let mode = mode();
     for w in WORKLOADS {
+        if tournament::record::is_memory_workload(w.id) {
+            continue; // measures bytes, not time: nothing for criterion to time
+        }
         for p in (w.params)(mode) {
             let mut group = c.benchmark_group(format!("{}/{}", w.id, p.id));
             group.sample_size(10).warm_up_time(Duration::from_millis(200));

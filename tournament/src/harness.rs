@@ -250,6 +250,15 @@ impl<L: EventLoop> RunningLoop<L> {
     /// `new` failed, or the thread could not be spawned.
     pub fn start(config: &LoopConfig) -> Result<Self, SampleError> {
         let lp = Arc::new(L::new(config).map_err(|e| SampleError(format!("new failed: {e}")))?);
+        Self::spawn(lp)
+    }
+
+    /// Starts `run()` of an already constructed loop on a new thread named `loop` (for callers
+    /// that measure between `new` and `run`, such as the footprint workload).
+    ///
+    /// # Errors
+    /// The thread could not be spawned.
+    pub fn spawn(lp: Arc<L>) -> Result<Self, SampleError> {
         let (tx, done_rx) = mpsc::channel();
         let runner = Arc::clone(&lp);
         let thread = thread::Builder::new()

@@ -194,6 +194,19 @@ pub const UNIT_NS_PER_TASK: &str = "ns/task";
 /// Default unit of the primary metric of a per-op workload when `env.json` does not name the op.
 pub const UNIT_NS_PER_OP: &str = "ns/op";
 
+/// Id of the memory workload (`footprint`): its primary metrics are bytes, not time.
+pub const FOOTPRINT_WORKLOAD: &str = "footprint";
+
+/// The `unit` of memory rows ([`FOOTPRINT_WORKLOAD`]): every number of such a row is in bytes
+/// (or bytes per task, as its column name says); no time is reported.
+pub const UNIT_BYTES: &str = "bytes";
+
+/// Whether `workload` is a memory workload (primary metrics in bytes, never timed or ranked by
+/// time).
+pub fn is_memory_workload(workload: &str) -> bool {
+    workload == FOOTPRINT_WORKLOAD
+}
+
 /// One row of `summary.csv`: one cell (workload × param × contender) of a run, reduced from its
 /// raw samples by `report::summarize`. Column names carry their units; `results/SCHEMA.md`
 /// documents every column.
@@ -323,16 +336,169 @@ pub struct SummaryRow {
     /// (1 for the lowest); empty when this cell is not measured.
     #[serde(with = "fixed4")]
     pub ratio_to_best: Option<f64>,
+    /// The memory columns of a [`FOOTPRINT_WORKLOAD`] row; `None` for every other row. Not part
+    /// of the serde schema: `report::csv` appends them as extra columns
+    /// ([`MemoryColumns::HEADER`]) only to the summary of a run that holds memory rows, so
+    /// runs without the footprint workload keep the original header byte for byte.
+    #[serde(skip)]
+    pub memory: Option<MemoryColumns>,
+}
+
+/// Memory metrics of one `footprint` cell: the median over its ok samples of each per-sample
+/// metric of the same name (`RawSample::metrics`), in bytes (or bytes per task where the name
+/// says so). Which columns a row fills depends on its param's variant (`queued`, `growth`,
+/// `leak`); the others stay empty. All heap numbers are *requested* bytes counted by the
+/// counting global allocator (`alloc_count`): the system allocator's per-block overhead and
+/// fragmentation are not included; the RSS columns are where they show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryColumns {
+    /// Live heap growth over `L::new` (the loop object in its `Arc`, its queues, pools and
+    /// arenas), bytes.
+    pub heap_after_new_bytes: Option<f64>,
+    /// Live heap of the idle, running loop after the warm-up tasks, relative to before `new`,
+    /// with the cost of a bare parked thread (the loop thread's std bookkeeping) subtracted,
+    /// bytes.
+    pub heap_after_warmup_bytes: Option<f64>,
+    /// Resident-set growth over `L::new`, bytes (`/proc/self/statm`; empty where unavailable).
+    pub rss_after_new_bytes: Option<f64>,
+    /// Resident-set growth from before `new` to after the warm-up, bytes.
+    pub rss_after_warmup_bytes: Option<f64>,
+    /// Live heap growth while N tasks are queued behind a blocked loop, divided by N,
+    /// bytes/task.
+    pub queued_bytes_per_task: Option<f64>,
+    /// Resident-set growth while those N tasks are queued, divided by N, bytes/task.
+    pub queued_rss_bytes_per_task: Option<f64>,
+    /// Live heap the loop still holds after the N tasks ran and it went idle, relative to its
+    /// idle state after warm-up (what pools, arenas and grown buffers keep), bytes.
+    pub retained_after_drain_bytes: Option<f64>,
+    /// Live-heap high-water mark over the sustained-load run, relative to the idle warm loop,
+    /// bytes.
+    pub growth_high_water_bytes: Option<f64>,
+    /// High-water mark of the first half of the bursts, bytes.
+    pub growth_first_half_bytes: Option<f64>,
+    /// High-water mark of the second half of the bursts, bytes.
+    pub growth_second_half_bytes: Option<f64>,
+    /// `yes` when every ok sample's growth was bounded (see the footprint workload's
+    /// criterion), `no` otherwise.
+    pub growth_bounded: Option<bool>,
+    /// Live heap after the leak scenario's loops were created, driven and shut down, minus the
+    /// live heap before them, bytes (may be negative: freed lazily-initialised state).
+    pub leak_residual_bytes: Option<f64>,
+    /// The bound the residual is checked against, bytes.
+    pub leak_bound_bytes: Option<f64>,
+    /// `pass` when every ok sample's residual was within the bound, `fail` otherwise.
+    pub leak_pass: Option<bool>,
+}
+
+impl MemoryColumns {
+    /// Column names appended to `summary.csv` when a run holds memory rows, in order.
+    pub const HEADER: [&'static str; 14] = [
+        "heap_after_new_bytes",
+        "heap_after_warmup_bytes",
+        "rss_after_new_bytes",
+        "rss_after_warmup_bytes",
+        "queued_bytes_per_task",
+        "queued_rss_bytes_per_task",
+        "retained_after_drain_bytes",
+        "growth_high_water_bytes",
+        "growth_first_half_bytes",
+        "growth_second_half_bytes",
+        "growth_bounded",
+        "leak_residual_bytes",
+        "leak_bound_bytes",
+        "leak_check",
+    ];
+
+    /// The CSV fields, in [`MemoryColumns::HEADER`] order: bytes with 0 decimals, bytes/task
+    /// with 3, `yes`/`no` and `pass`/`fail` for the verdicts, empty when not measured.
+    pub fn fields(&self) -> Vec<String> {
+        let b = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.0}"));
+        let t = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.3}"));
+        let yn = |v: Option<bool>, y: &str, n: &str| {
+            v.map_or_else(String::new, |x| if x { y.to_string() } else { n.to_string() })
+        };
+        vec![
+            b(self.heap_after_new_bytes),
+            b(self.heap_after_warmup_bytes),
+            b(self.rss_after_new_bytes),
+            b(self.rss_after_warmup_bytes),
+            t(self.queued_bytes_per_task),
+            t(self.queued_rss_bytes_per_task),
+            b(self.retained_after_drain_bytes),
+            b(self.growth_high_water_bytes),
+            b(self.growth_first_half_bytes),
+            b(self.growth_second_half_bytes),
+            yn(self.growth_bounded, "yes", "no"),
+            b(self.leak_residual_bytes),
+            b(self.leak_bound_bytes),
+            yn(self.leak_pass, "pass", "fail"),
+        ]
+    }
+
+    /// Parses [`MemoryColumns::fields`] back.
+    ///
+    /// # Errors
+    /// Not exactly [`MemoryColumns::HEADER`]`.len()` fields, a number that does not parse, or a
+    /// verdict other than `yes`/`no`/`pass`/`fail`/empty; the message names the column.
+    pub fn parse(fields: &[&str]) -> Result<Self, String> {
+        if fields.len() != Self::HEADER.len() {
+            return Err(format!("{} memory fields, expected {}", fields.len(), Self::HEADER.len()));
+        }
+        let num = |i: usize| -> Result<Option<f64>, String> {
+            match fields[i] {
+                "" => Ok(None),
+                s => s
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|e| format!("{}: {s:?} is not a number: {e}", Self::HEADER[i])),
+            }
+        };
+        let flag = |i: usize, y: &str, n: &str| -> Result<Option<bool>, String> {
+            match fields[i] {
+                "" => Ok(None),
+                s if s == y => Ok(Some(true)),
+                s if s == n => Ok(Some(false)),
+                s => Err(format!("{}: {s:?} is neither {y:?} nor {n:?}", Self::HEADER[i])),
+            }
+        };
+        Ok(MemoryColumns {
+            heap_after_new_bytes: num(0)?,
+            heap_after_warmup_bytes: num(1)?,
+            rss_after_new_bytes: num(2)?,
+            rss_after_warmup_bytes: num(3)?,
+            queued_bytes_per_task: num(4)?,
+            queued_rss_bytes_per_task: num(5)?,
+            retained_after_drain_bytes: num(6)?,
+            growth_high_water_bytes: num(7)?,
+            growth_first_half_bytes: num(8)?,
+            growth_second_half_bytes: num(9)?,
+            growth_bounded: flag(10, "yes", "no")?,
+            leak_residual_bytes: num(11)?,
+            leak_bound_bytes: num(12)?,
+            leak_pass: flag(13, "pass", "fail")?,
+        })
+    }
 }
 
 impl SummaryRow {
-    /// Whether the primary metric is per operation (`unit` is not [`UNIT_NS_PER_TASK`]).
+    /// Whether the primary metric is per operation (`unit` is neither [`UNIT_NS_PER_TASK`] nor
+    /// the memory unit [`UNIT_BYTES`]).
     pub fn is_per_op(&self) -> bool {
-        self.unit != UNIT_NS_PER_TASK
+        self.unit != UNIT_NS_PER_TASK && !self.is_memory()
     }
 
-    /// The primary median (ns/task or ns/op, see `unit`) if the cell is measured.
+    /// Whether this is a memory row ([`FOOTPRINT_WORKLOAD`]): no timing, no ranking by time;
+    /// its numbers are in [`SummaryRow::memory`].
+    pub fn is_memory(&self) -> bool {
+        self.unit == UNIT_BYTES
+    }
+
+    /// The primary median (ns/task or ns/op, see `unit`) if the cell is measured; always
+    /// `None` for memory rows, which are never ranked by time.
     pub fn median(&self) -> Option<f64> {
+        if self.is_memory() {
+            return None;
+        }
         let m = if self.is_per_op() { self.median_ns_per_op } else { self.median_ns_per_task };
         m.filter(|_| self.status.is_measured())
     }

@@ -232,6 +232,9 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
                     Ok(Ok(o)) => {
                         fill(&mut rec, &o);
                         match rec.primary_ns() {
+                            _ if crate::record::is_memory_workload(cell.workload.id) => {
+                                memory_line(&o.metrics)
+                            }
                             Some(x) if o.ops.is_some() => format!("{x:.1} ns/op"),
                             Some(x) => format!("{x:.1} ns/task"),
                             None => "no task ran".to_string(),
@@ -556,5 +559,28 @@ fn plan_info(plan: &RunPlan) -> env::RunInfo {
             .collect(),
         gate: plan.gate,
         command_line: plan.command_line.clone(),
+    }
+}
+
+/// The progress line of a memory (`footprint`) sample: its headline metrics with their units
+/// (no time: the workload measures bytes).
+fn memory_line(metrics: &[crate::workloads::Metric]) -> String {
+    let shown = [
+        "queued_bytes_per_task",
+        "retained_after_drain",
+        "growth_high_water",
+        "growth_bounded",
+        "leak_residual",
+        "leak_pass",
+    ];
+    let parts: Vec<String> = metrics
+        .iter()
+        .filter(|m| shown.contains(&m.name))
+        .map(|m| format!("{} {} {}", m.name, m.value, m.unit))
+        .collect();
+    if parts.is_empty() {
+        "memory not tracked (counting allocator not installed)".to_string()
+    } else {
+        parts.join(", ")
     }
 }

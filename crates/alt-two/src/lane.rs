@@ -30,6 +30,13 @@ use crate::Task;
 use crate::ring::{Pop, PushError, Ring};
 use crate::sync::{AtomicUsize, Mutex};
 
+/// Overflow entries whose buffer the lane keeps once the overflow has emptied. A larger buffer —
+/// grown by a burst that overran the ring — is released when the last overflow task is taken,
+/// so one burst does not pin its peak memory for the rest of the loop's life (the `footprint`
+/// workload measured 25 MB retained after 1,000,000 queued tasks had drained before this).
+/// 1,024 entries (24 KiB) keep small, repeated overflows allocation-free.
+pub(crate) const OVERFLOW_KEEP: usize = 1024;
+
 /// Who is pushing, for the acceptance rules once the lane stops accepting foreign work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pusher {
@@ -125,6 +132,10 @@ impl Lane {
             if o.items.front().is_some_and(|&(fence, _)| fence <= head) {
                 let (_, task) = o.items.pop_front().expect("front checked");
                 self.overflow_len.fetch_sub(1, AcqRel);
+                let grown = (o.items.is_empty() && o.items.capacity() > OVERFLOW_KEEP)
+                    .then(|| std::mem::take(&mut o.items));
+                drop(o);
+                drop(grown); // freed outside the mutex
                 return Pop::Item(task);
             }
         }
@@ -223,6 +234,26 @@ mod tests {
         assert_eq!(lane.overflow_len.load(Relaxed), 6, "went to the ring");
         run_all(&lane);
         assert_eq!(*log.lock().unwrap(), (0..=10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_grown_overflow_buffer_is_released_once_it_empties() {
+        let lane = Lane::new(4);
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let n = 4 + 4 * OVERFLOW_KEEP as u32;
+        for v in 0..n {
+            lane.push(recorder(&log, v), || Pusher::Foreign).unwrap_or_else(|_| panic!());
+        }
+        assert!(lane.overflow.lock().items.capacity() > OVERFLOW_KEEP);
+        run_all(&lane);
+        assert_eq!(*log.lock().unwrap(), (0..n).collect::<Vec<_>>());
+        assert_eq!(lane.overflow.lock().items.capacity(), 0, "grown buffer kept after draining");
+        // A small overflow keeps its buffer.
+        for v in 0..8 {
+            lane.push(recorder(&log, v), || Pusher::Foreign).unwrap_or_else(|_| panic!());
+        }
+        run_all(&lane);
+        assert!(lane.overflow.lock().items.capacity() > 0);
     }
 
     #[test]

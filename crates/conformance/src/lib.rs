@@ -68,6 +68,7 @@ pub use checks::panic::{check_panic_isolation, check_panic_isolation_multiple};
 pub use checks::readiness::check_readiness;
 pub use checks::readiness_load::{check_no_double_dispatch, check_stale_events};
 pub use checks::reentrancy::check_reentrancy;
+pub use checks::retention::check_retention;
 pub use checks::shutdown::{
     check_concurrent_shutdown, check_concurrent_shutdown_repeated,
     check_concurrent_shutdown_with_submits, check_shutdown_before_run, check_shutdown_conservation,
@@ -103,6 +104,7 @@ pub mod by_name {
     pub use crate::check_panic_isolation_multiple as panic_isolation_multiple;
     pub use crate::check_readiness as readiness;
     pub use crate::check_reentrancy as reentrancy;
+    pub use crate::check_retention as retention;
     pub use crate::check_run_twice as run_twice;
     pub use crate::check_shutdown_before_run as shutdown_before_run;
     pub use crate::check_shutdown_conservation as shutdown_conservation;
@@ -143,6 +145,7 @@ pub fn all_checks<L: EventLoop>() -> Vec<(&'static str, CheckFn)> {
         ("panic_isolation", check_panic_isolation::<L>),
         ("panic_isolation_multiple", check_panic_isolation_multiple::<L>),
         ("reentrancy", check_reentrancy::<L>),
+        ("retention", check_retention::<L>),
         ("stats_accounting", check_stats_accounting::<L>),
         ("no_lost_wakeup", check_no_lost_wakeup::<L>),
         ("shutdown_conservation", check_shutdown_conservation::<L>),
@@ -180,6 +183,7 @@ pub const GATE_CHECKS: &[&str] = &[
     "panic_isolation",
     "panic_isolation_multiple",
     "reentrancy",
+    "retention",
     "stats_accounting",
     "no_lost_wakeup",
     "shutdown_conservation",

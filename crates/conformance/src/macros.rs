@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             panic_isolation,
             panic_isolation_multiple,
             reentrancy,
+            retention,
             stats_accounting,
             no_lost_wakeup,
             shutdown_conservation,

@@ -115,6 +115,10 @@ broken!(phantom_event_fails_stale_events: PhantomEventOnReuse breaks stale_event
 broken!(stale_callback_fails_stale_events: StaleCallbackOnReuse breaks stale_events, PROPERTY, "old callback ran");
 broken!(double_dispatch_fails_no_double_dispatch: DoubleDispatch breaks no_double_dispatch, PROPERTY, "dispatched twice");
 
+// Retention (IMP-002): closures kept alive after they were dropped.
+broken!(close_keeping_slots_fails_retention: CloseKeepsSlots breaks retention, PROPERTY, "still hold their captured data after close()");
+broken!(kept_cancelled_timers_fail_retention: CancelledTimersKept breaks retention, PROPERTY, "after 100 pending timers were cancelled");
+
 // Statistics.
 broken!(max_batch_backwards_fails_stats: MaxBatchIsLastBatch breaks stats_accounting, PROPERTY, "went backwards");
 

@@ -71,7 +71,7 @@ fn capability_gaps_are_skipped_with_a_reason() {
 #[test]
 fn every_check_is_listed_once_with_a_documented_name() {
     let all = all_checks::<RefLoop<Correct>>();
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len(), 31);
     for g in GATE_CHECKS {
         assert!(all.iter().any(|(n, _)| n == g), "{g}");
     }

@@ -1,12 +1,16 @@
 //! `summary.csv`: one [`SummaryRow`] per cell, header row first, `\n` line endings, fields
 //! quoted only when needed (csv crate defaults), floats at the fixed precision documented on
 //! [`SummaryRow`].
+//!
+//! The memory columns ([`MemoryColumns::HEADER`]) are appended after [`HEADER`] only when some
+//! row is a memory row (the `footprint` workload ran): a run without it keeps the original
+//! 37-column header, so older committed runs regenerate byte-identically.
 
 use std::path::Path;
 
 use anyhow::Context;
 
-use crate::record::SummaryRow;
+use crate::record::{MemoryColumns, SummaryRow};
 
 /// File name of the CSV summary inside a run folder.
 pub const SUMMARY_CSV: &str = "summary.csv";
@@ -17,16 +21,53 @@ pub const SUMMARY_CSV: &str = "summary.csv";
 /// # Errors
 /// Serialization fails (not expected for well-formed rows).
 pub fn render_csv(rows: &[SummaryRow]) -> anyhow::Result<Vec<u8>> {
+    let memory = has_memory_columns(rows);
     let mut w = ::csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
     // The header comes from the struct's field names; written explicitly so that an empty
     // report still has it.
-    w.write_record(HEADER)?;
+    w.write_record(header(memory))?;
     for r in rows {
-        w.serialize(r).with_context(|| {
+        let fields = row_fields(r, memory).with_context(|| {
             format!("serializing summary row {} {} {}", r.workload, r.param, r.contender)
         })?;
+        w.write_record(&fields)?;
     }
     w.into_inner().map_err(|e| anyhow::anyhow!("flushing CSV: {}", e.error()))
+}
+
+/// Whether a summary of `rows` carries the memory columns: some row is a memory row.
+pub fn has_memory_columns(rows: &[SummaryRow]) -> bool {
+    rows.iter().any(SummaryRow::is_memory)
+}
+
+/// The header of a summary with (`memory`) or without the memory columns.
+pub fn header(memory: bool) -> Vec<&'static str> {
+    let mut h = HEADER.to_vec();
+    if memory {
+        h.extend(MemoryColumns::HEADER);
+    }
+    h
+}
+
+/// The CSV fields of one row as written to `summary.csv`: the [`HEADER`] fields, then, when
+/// `memory`, the [`MemoryColumns`] fields (empty for a row without memory numbers).
+///
+/// # Errors
+/// Serialization fails (not expected for well-formed rows).
+pub fn row_fields(r: &SummaryRow, memory: bool) -> anyhow::Result<Vec<String>> {
+    let mut w = ::csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    w.serialize(r)?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("flushing CSV: {}", e.error()))?;
+    let mut rdr = ::csv::ReaderBuilder::new().has_headers(false).from_reader(bytes.as_slice());
+    let rec = rdr.records().next().context("serialized row is empty")??;
+    let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();
+    if memory {
+        match &r.memory {
+            Some(m) => fields.extend(m.fields()),
+            None => fields.extend(std::iter::repeat_n(String::new(), MemoryColumns::HEADER.len())),
+        }
+    }
+    Ok(fields)
 }
 
 /// Writes `dir/summary.csv` (atomically: temporary file, then rename).

@@ -146,7 +146,11 @@ fn tables(rows: &[SummaryRow]) -> Vec<&[SummaryRow]> {
             .iter()
             .position(|r| r.workload != rows[i].workload || r.param != rows[i].param)
             .unwrap_or(rows.len() - i);
-        out.push(&rows[i..i + n]);
+        // Memory tables (bytes, the `footprint` workload) are not timed: they win nothing here
+        // and have their own section in SUMMARY.md.
+        if !rows[i].is_memory() {
+            out.push(&rows[i..i + n]);
+        }
         i += n;
     }
     out

@@ -264,6 +264,16 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
             .iter()
             .position(|r| &r.workload != w || &r.param != p)
             .map_or(rows.len(), |n| i + n);
+        if rows[i].is_memory() {
+            // The memory workload: one joined table over all its params instead of ranked
+            // time tables.
+            let end = rows[i..].iter().position(|r| &r.workload != w).map_or(rows.len(), |n| i + n);
+            current_workload = Some(w);
+            workload_heading(md, w, prov.run.workloads.iter().find(|x| &x.id == w));
+            memory_table(md, &rows[i..end]);
+            i = end;
+            continue;
+        }
         if current_workload != Some(w.as_str()) {
             current_workload = Some(w);
             workload_heading(md, w, prov.run.workloads.iter().find(|x| &x.id == w));
@@ -293,7 +303,15 @@ fn workload_heading(md: &mut String, id: &str, info: Option<&WorkloadInfo>) {
                 let _ = writeln!(md, "{}\n", esc(&info.description));
             }
             let _ = writeln!(md, "- Timed scope: {}", esc(&info.timed_scope));
-            let _ = writeln!(md, "- One task: {}", esc(&info.unit));
+            if info.unit.starts_with("ns/") {
+                let _ = writeln!(md, "- One task: {}", esc(&info.unit));
+            } else {
+                let _ = writeln!(
+                    md,
+                    "- Unit: {} (memory workload: no time is measured)",
+                    esc(&info.unit)
+                );
+            }
             if !info.params.is_empty() {
                 let ps: Vec<String> = info.params.iter().map(|p| code(p)).collect();
                 let _ = writeln!(md, "- Parameters: {}", ps.join(", "));
@@ -542,6 +560,167 @@ fn secondary_metrics(md: &mut String, group: &[SummaryRow], samples: &[RawSample
             continue;
         }
         let _ = writeln!(md, "| {} | {} |", code(&r.contender), vals.join(" | "));
+    }
+    md.push('\n');
+}
+
+/// Bytes for display: a number with thousands separators (negative allowed), `—` when empty.
+fn bytes(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x < 0.0 => format!("−{}", group_thousands((-x).round() as u64)),
+        Some(x) => group_thousands(x.round() as u64),
+        None => NA.to_string(),
+    }
+}
+
+/// The "Memory footprint" table of the memory workload (`footprint`): one row per contender,
+/// joining its `queued`, `growth` and `leak` cells (found by the param id's prefix), then the
+/// contender with the fewest bytes per queued task and the one retaining the most after the
+/// drain. `group` holds every row of the workload, in summary order.
+fn memory_table(md: &mut String, group: &[SummaryRow]) {
+    let mut contenders: Vec<&str> = Vec::new();
+    for r in group {
+        if !contenders.contains(&r.contender.as_str()) {
+            contenders.push(&r.contender);
+        }
+    }
+    let mut params: Vec<&str> = Vec::new();
+    for r in group {
+        if !params.contains(&r.param.as_str()) {
+            params.push(&r.param);
+        }
+    }
+    let ps: Vec<String> = params.iter().map(|p| code(p)).collect();
+    let _ = writeln!(
+        md,
+        "#### Memory footprint ({})
+",
+        ps.join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "Heap numbers are live bytes requested from the counting global allocator (process-wide, \
+         nothing else running; allocator overhead not included), RSS numbers are resident-set \
+         growth from `/proc/self/statm`; both are medians over the ok samples. *Queued* is the \
+         heap (and RSS) growth per task while N tasks wait behind a blocked loop; *retained* is \
+         what the loop still holds after they ran and it went idle, relative to its warm idle \
+         state; *growth high-water* is the peak heap above the warm idle loop under sustained \
+         load in bursts, *bounded* when the second half's peak stays within 1.25 × the first \
+         half's + 64 KiB and the heap after the second half within 64 KiB of the heap after the \
+         first; the *leak check* passes when the loops created, driven and shut down leave at \
+         most the bound shown.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| Contender | Heap after new (bytes) | Heap after warm-up (bytes) | RSS after new (bytes) \
+         | RSS after warm-up (bytes) | Queued (bytes/task) | Queued RSS (bytes/task) | Retained \
+         after drain (bytes) | Growth high-water (bytes) | Growth bounded | Leak residual \
+         (bytes) | Leak check | Status |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|");
+    let cell = |c: &str, prefix: &str| {
+        group.iter().find(|r| r.contender == c && r.param.starts_with(prefix))
+    };
+    let mut best_queued: Option<(&str, f64)> = None;
+    let mut most_retained: Option<(&str, f64)> = None;
+    for c in &contenders {
+        let (q, g, l) = (cell(c, "queued"), cell(c, "growth"), cell(c, "leak"));
+        let mem = |r: Option<&SummaryRow>| r.and_then(|r| r.memory.clone()).unwrap_or_default();
+        let (qm, gm, lm) = (mem(q), mem(g), mem(l));
+        if let Some(v) = qm.queued_bytes_per_task {
+            if best_queued.is_none_or(|(_, b)| v < b) {
+                best_queued = Some((c, v));
+            }
+        }
+        if let Some(v) = qm.retained_after_drain_bytes {
+            if most_retained.is_none_or(|(_, b)| v > b) {
+                most_retained = Some((c, v));
+            }
+        }
+        let mut statuses: Vec<String> = Vec::new();
+        for (name, r) in [("queued", q), ("growth", g), ("leak", l)] {
+            match r {
+                Some(r) if r.status == CellStatus::Ok => {}
+                Some(r) => statuses.push(format!("{name}: {}", r.status.as_str())),
+                None => statuses.push(format!("{name}: no row")),
+            }
+        }
+        let kinds: Vec<&str> = [q, g, l].iter().flatten().map(|r| r.status.as_str()).collect();
+        let status = if statuses.is_empty() {
+            "ok".to_string()
+        } else if kinds.len() == 3 && kinds.iter().all(|k| *k == kinds[0]) {
+            kinds[0].to_string()
+        } else {
+            statuses.join("; ")
+        };
+        let bounded = match gm.growth_bounded {
+            Some(true) => "yes".to_string(),
+            Some(false) => "**no**".to_string(),
+            None => NA.to_string(),
+        };
+        let leak = match (lm.leak_pass, lm.leak_bound_bytes) {
+            (Some(true), Some(b)) => format!("pass (≤ {} bytes)", bytes(Some(b))),
+            (Some(true), None) => "pass".to_string(),
+            (Some(false), Some(b)) => format!("**fail** (> {} bytes)", bytes(Some(b))),
+            (Some(false), None) => "**fail**".to_string(),
+            (None, _) => NA.to_string(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            code(c),
+            bytes(qm.heap_after_new_bytes),
+            bytes(qm.heap_after_warmup_bytes),
+            bytes(qm.rss_after_new_bytes),
+            bytes(qm.rss_after_warmup_bytes),
+            num(qm.queued_bytes_per_task, 1),
+            num(qm.queued_rss_bytes_per_task, 1),
+            bytes(qm.retained_after_drain_bytes),
+            bytes(gm.growth_high_water_bytes),
+            bounded,
+            bytes(lm.leak_residual_bytes),
+            leak,
+            esc(&status)
+        );
+    }
+    md.push('\n');
+    match best_queued {
+        Some((c, v)) => {
+            let _ = writeln!(md, "Fewest bytes per queued task: {} ({v:.1} bytes/task).", code(c));
+        }
+        None => {
+            let _ = writeln!(md, "No bytes-per-queued-task figure was measured.");
+        }
+    }
+    match most_retained {
+        Some((c, v)) => {
+            let _ = writeln!(
+                md,
+                "Retains the most after draining: {} ({} bytes).",
+                code(c),
+                bytes(Some(v))
+            );
+        }
+        None => {
+            let _ = writeln!(md, "No retained-after-drain figure was measured.");
+        }
+    }
+    let defects: Vec<&SummaryRow> = group
+        .iter()
+        .filter(|r| {
+            r.memory
+                .as_ref()
+                .is_some_and(|m| m.leak_pass == Some(false) || m.growth_bounded == Some(false))
+        })
+        .collect();
+    for r in defects {
+        let _ = writeln!(
+            md,
+            "- **Defect** {} · {}: {}",
+            code(&r.contender),
+            code(&r.param),
+            esc(r.reason.as_deref().unwrap_or(""))
+        );
     }
     md.push('\n');
 }

@@ -29,12 +29,16 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-pub use self::csv::{HEADER as SUMMARY_COLUMNS, SUMMARY_CSV, render_csv, write_csv};
+pub use self::csv::{
+    HEADER as SUMMARY_COLUMNS, SUMMARY_CSV, has_memory_columns, header as summary_header,
+    render_csv, row_fields, write_csv,
+};
 pub use self::markdown::{SUMMARY_MD, render_markdown, write_markdown};
 use crate::env::Provenance;
 use crate::record::{
-    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RAW_SCHEMA_VERSION, RawSample,
-    SampleStatus, SummaryRow, UNIT_NS_PER_OP, UNIT_NS_PER_TASK, UNSTABLE_CV_PCT,
+    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RAW_SCHEMA_VERSION,
+    RawSample, SampleStatus, SummaryRow, UNIT_BYTES, UNIT_NS_PER_OP, UNIT_NS_PER_TASK,
+    UNSTABLE_CV_PCT, is_memory_workload,
 };
 use crate::stats;
 
@@ -211,10 +215,14 @@ pub fn unit_token(declared: &str) -> Option<&str> {
     declared.split_whitespace().next().filter(|t| t.starts_with("ns/"))
 }
 
-/// The unit of a workload's primary metric: [`UNIT_NS_PER_TASK`] unless some sample of the
+/// The unit of a workload's primary metric: [`UNIT_BYTES`] for the memory workload
+/// ([`is_memory_workload`]); otherwise [`UNIT_NS_PER_TASK`] unless some sample of the
 /// workload carries `ops`, in which case the unit token ([`unit_token`]) `env.json` records for
 /// the workload when it is an `ns/<op>` unit other than `ns/task`, else [`UNIT_NS_PER_OP`].
 pub fn workload_unit(samples: &[RawSample], workload: &str, prov: Option<&Provenance>) -> String {
+    if is_memory_workload(workload) {
+        return UNIT_BYTES.to_string();
+    }
     let per_op = samples.iter().any(|s| s.workload == workload && s.ops.is_some());
     if !per_op {
         return UNIT_NS_PER_TASK.to_string();
@@ -333,6 +341,7 @@ fn empty_row(
         max_latency_ns: None,
         ratio_to_baseline: None,
         ratio_to_best: None,
+        memory: None,
     }
 }
 
@@ -359,6 +368,9 @@ fn summarize_cell(w: &str, p: &str, c: &str, unit: &str, recs: &[&RawSample]) ->
         if let Some(g) = recs.iter().find(|s| s.status == status) {
             return empty_row(w, p, c, unit, cell, g.reason.clone());
         }
+    }
+    if unit == UNIT_BYTES {
+        return summarize_memory_cell(w, p, c, recs);
     }
     let per_op = unit != UNIT_NS_PER_TASK;
     // Samples in sample-index order (stable for equal indices), so "first failure" is defined
@@ -467,6 +479,98 @@ fn summarize_cell(w: &str, p: &str, c: &str, unit: &str, recs: &[&RawSample]) ->
     if let Some(cv) = row.cv_pct.filter(|cv| *cv > UNSTABLE_CV_PCT) {
         row.status = CellStatus::Unstable;
         row.reason = Some(format!("CV {cv:.1}% > {UNSTABLE_CV_PCT}%"));
+    }
+    row
+}
+
+/// Reduces the records of one memory cell (`footprint`): status from the sample counts only
+/// (any failed sample → `failed`; fewer than [`MIN_SAMPLES_FOR_OK`] ok samples →
+/// `too-few-samples`; else `ok` — no CV rule, since no time is measured), every
+/// [`MemoryColumns`] field the median over the ok samples of the metric of the same name, and
+/// allocations per task from the counting pass. A failed leak check or unbounded growth keeps
+/// the cell's numbers and is stated in `reason` (the row names the defect).
+fn summarize_memory_cell(w: &str, p: &str, c: &str, recs: &[&RawSample]) -> SummaryRow {
+    let mut recs = recs.to_vec();
+    recs.sort_by_key(|s| s.sample);
+    let (ok, bad): (Vec<&RawSample>, Vec<&RawSample>) =
+        recs.iter().partition(|s| s.status == SampleStatus::Ok && s.tasks > 0);
+    let mut row = empty_row(w, p, c, UNIT_BYTES, CellStatus::Ok, None);
+    row.samples = ok.len() as u64;
+    row.failed_samples = bad.len() as u64;
+    if let Some(first) = bad.first() {
+        let why = match (first.status, &first.reason) {
+            (SampleStatus::Ok, _) => "an ok sample ran no task".to_string(),
+            (_, Some(r)) => r.clone(),
+            (_, None) => "no reason recorded".to_string(),
+        };
+        row.status = CellStatus::Failed;
+        row.reason = Some(format!(
+            "{why} (sample #{}; {} of {} samples failed)",
+            first.sample,
+            bad.len(),
+            recs.len()
+        ));
+        return row;
+    }
+    let metric = |name: &str| -> Option<f64> {
+        let v: Vec<f64> = ok
+            .iter()
+            .filter_map(|s| s.metrics.iter().find(|m| m.name == name).map(|m| m.value))
+            .collect();
+        stats::median(&v)
+    };
+    let all = |name: &str| -> Option<bool> {
+        let v: Vec<bool> = ok
+            .iter()
+            .filter_map(|s| s.metrics.iter().find(|m| m.name == name).map(|m| m.value != 0.0))
+            .collect();
+        (!v.is_empty()).then(|| v.iter().all(|x| *x))
+    };
+    let mem = MemoryColumns {
+        heap_after_new_bytes: metric("heap_after_new"),
+        heap_after_warmup_bytes: metric("heap_after_warmup"),
+        rss_after_new_bytes: metric("rss_after_new"),
+        rss_after_warmup_bytes: metric("rss_after_warmup"),
+        queued_bytes_per_task: metric("queued_bytes_per_task"),
+        queued_rss_bytes_per_task: metric("queued_rss_bytes_per_task"),
+        retained_after_drain_bytes: metric("retained_after_drain"),
+        growth_high_water_bytes: metric("growth_high_water"),
+        growth_first_half_bytes: metric("growth_first_half_high_water"),
+        growth_second_half_bytes: metric("growth_second_half_high_water"),
+        growth_bounded: all("growth_bounded"),
+        leak_residual_bytes: metric("leak_residual"),
+        leak_bound_bytes: metric("leak_bound"),
+        leak_pass: all("leak_pass"),
+    };
+    let per_task = |f: fn(&RawSample) -> Option<u64>| -> Option<f64> {
+        let v: Option<Vec<f64>> =
+            ok.iter().map(|s| f(s).map(|k| k as f64 / s.tasks as f64)).collect();
+        v.as_deref().and_then(stats::median)
+    };
+    row.allocs_per_task = per_task(|s| s.allocs);
+    row.alloc_bytes_per_task = per_task(|s| s.alloc_bytes);
+    let mut defects = Vec::new();
+    if mem.leak_pass == Some(false) {
+        defects.push(format!(
+            "leak check failed: median residual {} bytes > bound {} bytes",
+            mem.leak_residual_bytes.map_or_else(|| "?".into(), |x| format!("{x:.0}")),
+            mem.leak_bound_bytes.map_or_else(|| "?".into(), |x| format!("{x:.0}"))
+        ));
+    }
+    if mem.growth_bounded == Some(false) {
+        defects.push(format!(
+            "heap growth not bounded: second-half high-water {} bytes vs first half {} bytes",
+            mem.growth_second_half_bytes.map_or_else(|| "?".into(), |x| format!("{x:.0}")),
+            mem.growth_first_half_bytes.map_or_else(|| "?".into(), |x| format!("{x:.0}"))
+        ));
+    }
+    row.memory = Some(mem);
+    if ok.len() < MIN_SAMPLES_FOR_OK {
+        row.status = CellStatus::TooFewSamples;
+        defects.push(format!("{} ok samples, at least {MIN_SAMPLES_FOR_OK} required", ok.len()));
+    }
+    if !defects.is_empty() {
+        row.reason = Some(defects.join("; "));
     }
     row
 }

@@ -7,12 +7,12 @@
 //!
 //! | rule | what is checked |
 //! |---|---|
-//! | `csv-header` | the header is exactly [`super::SUMMARY_COLUMNS`] |
+//! | `csv-header` | the header is exactly [`super::SUMMARY_COLUMNS`], followed by the memory columns ([`MemoryColumns::HEADER`]) exactly when the run holds memory rows (`footprint`) |
 //! | `csv-row` | every line parses as a [`SummaryRow`] |
 //! | `percentiles` | p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max latency; percentiles only with a positive count |
 //! | `ci` | CI low ≤ median ≤ CI high; min ≤ median ≤ max; min ≤ mean ≤ max |
 //! | `units` | `unit` agrees with the raw samples and env.json; per-task rows carry no per-op timing and vice versa; one unit per workload |
-//! | `status` | unmeasured cells carry no timing; `ok` cells have ≥ 5 samples and CV ≤ 20% |
+//! | `status` | unmeasured cells carry no timing; `ok` cells have ≥ 5 samples and CV ≤ 20%; memory rows carry no timing at all |
 //! | `coverage` | every contender × workload × param of env.json's plan has a row that is measured or a declared gap (never `missing`); no row outside the plan |
 //! | `ratios` | `ratio_to_baseline` / `ratio_to_best` equal the ratios of the medians in the same table |
 //! | `recompute` | every field equals the value recomputed from `raw.jsonl` (so an edited number is caught), same rows, same order |
@@ -28,8 +28,8 @@ use anyhow::Context;
 use super::{RAW_JSONL, SUMMARY_COLUMNS, SUMMARY_CSV, SUMMARY_MD};
 use crate::env::Provenance;
 use crate::record::{
-    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RawSample, SummaryRow, UNIT_NS_PER_TASK,
-    UNSTABLE_CV_PCT,
+    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RawSample, SummaryRow,
+    UNIT_NS_PER_TASK, UNSTABLE_CV_PCT,
 };
 
 /// One broken rule.
@@ -71,13 +71,14 @@ pub fn validate_dir(dir: &Path) -> anyhow::Result<Vec<Violation>> {
     let text =
         fs::read_to_string(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
     let mut out = Vec::new();
-    let rows = parse_csv(&text, &csv_path.display().to_string(), &mut out);
+    let expected = super::summarize_for(&samples, Some(&prov));
+    let memory = super::has_memory_columns(&expected);
+    let rows = parse_csv(&text, &csv_path.display().to_string(), memory, &mut out);
     // With a foreign header no row was read: row rules would only repeat "row lacks" for
     // every cell, so the header violation stands alone.
     if !out.iter().any(|v| v.rule == "csv-header") {
         out.extend(check_rows(&rows, &samples, &prov));
     }
-    let expected = super::summarize_for(&samples, Some(&prov));
     let md_path = dir.join(SUMMARY_MD);
     match fs::read(&md_path) {
         Ok(md) if md == super::render_markdown(&expected, &prov, &samples).into_bytes() => {}
@@ -99,18 +100,25 @@ pub fn validate_dir(dir: &Path) -> anyhow::Result<Vec<Violation>> {
 
 /// Parses `summary.csv` text leniently: a wrong header or an unparsable line becomes a
 /// violation (`csv-header`, `csv-row`) instead of an error, so one run reports everything.
-fn parse_csv(text: &str, path: &str, out: &mut Vec<Violation>) -> Vec<SummaryRow> {
+/// `memory`: whether the run holds memory rows, so the header must end with the memory columns.
+fn parse_csv(text: &str, path: &str, memory: bool, out: &mut Vec<Violation>) -> Vec<SummaryRow> {
     let mut rdr = ::csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-    match rdr.headers() {
-        Ok(h) if h.iter().eq(SUMMARY_COLUMNS.iter().copied()) => {}
+    let want = super::summary_header(memory);
+    let headers = match rdr.headers() {
+        Ok(h) if h.iter().eq(want.iter().copied()) => h.clone(),
         Ok(h) => {
             out.push(Violation {
                 rule: "csv-header",
                 at: format!("{path}:1"),
                 detail: format!(
-                    "header is {:?}, expected {:?}",
+                    "header is {:?}, expected {:?}{}",
                     h.iter().collect::<Vec<_>>().join(","),
-                    SUMMARY_COLUMNS.join(",")
+                    want.join(","),
+                    if memory {
+                        " (the run holds footprint rows, so the memory columns follow)"
+                    } else {
+                        ""
+                    }
                 ),
             });
             return Vec::new();
@@ -119,14 +127,25 @@ fn parse_csv(text: &str, path: &str, out: &mut Vec<Violation>) -> Vec<SummaryRow
             out.push(Violation { rule: "csv-header", at: path.into(), detail: e.to_string() });
             return Vec::new();
         }
-    }
+    };
+    let base = SUMMARY_COLUMNS.len();
     let mut rows = Vec::new();
-    for (i, rec) in rdr.deserialize::<SummaryRow>().enumerate() {
-        match rec {
+    for (i, rec) in rdr.records().enumerate() {
+        let at = format!("{path}:{}", i + 2);
+        let parsed = rec.map_err(|e| e.to_string()).and_then(|rec| {
+            let mut row: SummaryRow = rec.deserialize(Some(&headers)).map_err(|e| e.to_string())?;
+            if memory {
+                let fields: Vec<&str> = rec.iter().skip(base).collect();
+                let m = MemoryColumns::parse(&fields)?;
+                row.memory = (m != MemoryColumns::default()).then_some(m);
+            }
+            Ok(row)
+        });
+        match parsed {
             Ok(r) => rows.push(r),
             Err(e) => out.push(Violation {
                 rule: "csv-row",
-                at: format!("{path}:{}", i + 2),
+                at,
                 detail: format!("not a valid summary row: {e}"),
             }),
         }
@@ -231,7 +250,10 @@ fn check_row(r: &SummaryRow, out: &mut Vec<Violation>) {
     if !r.status.is_measured() && timing.iter().any(Option::is_some) {
         v(out, "status", r, format!("a {} cell carries timing values", r.status.as_str()));
     }
-    if r.status.is_measured() && med.is_none() {
+    if r.is_memory() && (timing.iter().any(Option::is_some) || r.cv_pct.is_some()) {
+        v(out, "status", r, "a memory (bytes) row carries timing values".into());
+    }
+    if r.status.is_measured() && med.is_none() && !r.is_memory() {
         v(out, "status", r, format!("a {} cell has no median", r.status.as_str()));
     }
     if r.status == CellStatus::Ok {
@@ -389,17 +411,10 @@ fn check_recompute(
     out: &mut Vec<Violation>,
 ) {
     let expected = super::summarize_for(samples, Some(prov));
-    let fields = |r: &SummaryRow| -> Vec<String> {
-        let mut w = ::csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-        let rec = w.serialize(r).ok().and_then(|_| w.into_inner().ok());
-        let text = String::from_utf8(rec.unwrap_or_default()).unwrap_or_default();
-        let mut rdr = ::csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
-        rdr.records()
-            .next()
-            .and_then(Result::ok)
-            .map(|r| r.iter().map(str::to_string).collect())
-            .unwrap_or_default()
-    };
+    let memory = super::has_memory_columns(&expected);
+    let columns = super::summary_header(memory);
+    let fields =
+        |r: &SummaryRow| -> Vec<String> { super::row_fields(r, memory).unwrap_or_default() };
     let key = |r: &SummaryRow| (r.workload.clone(), r.param.clone(), r.contender.clone());
     let by_key: HashMap<_, &SummaryRow> = rows.iter().map(|r| (key(r), r)).collect();
     for e in &expected {
@@ -415,7 +430,7 @@ fn check_recompute(
             continue;
         };
         let (got, want) = (fields(r), fields(e));
-        let diffs: Vec<String> = SUMMARY_COLUMNS
+        let diffs: Vec<String> = columns
             .iter()
             .zip(got.iter().zip(want.iter()))
             .filter(|(_, (g, w))| g != w)

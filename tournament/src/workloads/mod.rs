@@ -18,6 +18,7 @@ pub mod batch_budget;
 pub mod burst;
 pub mod cas_contention;
 pub mod chain_handoff;
+pub mod footprint;
 pub mod microtask_roundtrip;
 pub mod multi_producer;
 pub mod net;
@@ -139,7 +140,9 @@ pub struct WorkloadSpec {
     /// What the timed scope contains.
     pub timed_scope: &'static str,
     /// Unit of the primary metric: `ns/task` (wall ÷ `tasks`) unless it names another op
-    /// (`ns/batch`, `ns/hop`, …), in which case samples carry `ops` and the metric is wall ÷ `ops`.
+    /// (`ns/batch`, `ns/hop`, …), in which case samples carry `ops` and the metric is wall ÷ `ops`;
+    /// `bytes` for the memory workload (`footprint`), whose numbers are secondary metrics in
+    /// bytes or bytes/task and which reports no time.
     pub unit: &'static str,
     /// Capabilities a contender needs; lacking one makes the cell a declared gap.
     pub requires: &'static [Capability],
@@ -171,6 +174,7 @@ pub const WORKLOADS: &[WorkloadSpec] = &[
     timer_lateness::SPEC,
     net::echo::SPEC,
     net::http::SPEC,
+    footprint::SPEC,
 ];
 
 /// Looks a workload up by id.
@@ -246,6 +250,7 @@ pub fn run_sample<L: EventLoop>(
         "timer-lateness" => timer_lateness::run::<L>(param, config),
         "echo" => net::echo::run::<L>(param, config),
         "http" => net::http::run::<L>(param, config),
+        "footprint" => footprint::run::<L>(param, config),
         other => Err(SampleError(format!("unknown workload `{other}`"))),
     }
 }

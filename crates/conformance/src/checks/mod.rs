@@ -17,6 +17,7 @@ pub mod panic;
 pub mod readiness;
 pub mod readiness_load;
 pub mod reentrancy;
+pub mod retention;
 pub mod shutdown;
 pub mod stats;
 pub mod timers;

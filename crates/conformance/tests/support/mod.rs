@@ -98,6 +98,13 @@ pub enum Fault {
     SubmitHangsAt10,
     /// `run` never returns after the loop stopped (shutdown callers do get `Ok`).
     RunNeverReturns,
+    /// `close` counts the queued closures as dropped but returns them to a slot pool without
+    /// clearing the slots (the historical audit finding IMP-002): what they captured stays
+    /// alive until the loop itself is dropped.
+    CloseKeepsSlots,
+    /// `cancel_timer` returns `Ok(true)` and the timer never fires, but its closure stays in a
+    /// cancelled list until the loop is dropped (lazy cancellation that never frees).
+    CancelledTimersKept,
 }
 
 /// Selects the fault and the declared capabilities of a [`RefLoop`].
@@ -163,6 +170,8 @@ flavors! {
     SubmitPanicsAt10 => SubmitPanicsAt10,
     SubmitHangsAt10 => SubmitHangsAt10,
     RunNeverReturns => RunNeverReturns,
+    CloseKeepsSlots => CloseKeepsSlots,
+    CancelledTimersKept => CancelledTimersKept,
 }
 
 /// The correct reference with only `submit` (every optional capability declared missing).
@@ -222,6 +231,9 @@ struct State {
     loop_thread: Option<ThreadId>,
     sleep: Sleep,
     submissions: u64,
+    /// Closures the broken flavors `CloseKeepsSlots` / `CancelledTimersKept` retain until the
+    /// loop is dropped; always empty for the other flavors.
+    stale_slots: Vec<Task>,
 }
 
 #[derive(Default)]
@@ -668,6 +680,7 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
                 loop_thread: None,
                 sleep: Sleep::Awake,
                 submissions: 0,
+                stale_slots: Vec::new(),
             }),
             wake: Condvar::new(),
             done: Condvar::new(),
@@ -767,7 +780,12 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
             if Self::is(Fault::CancelIgnored) {
                 return Ok(true);
             }
-            s.timers.remove(&(key, id.0))
+            let t = s.timers.remove(&(key, id.0));
+            if Self::is(Fault::CancelledTimersKept) {
+                s.stale_slots.extend(t.map(|(_, t)| t));
+                return Ok(true);
+            }
+            t
         };
         drop(task);
         Ok(true)
@@ -885,6 +903,8 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
             for t in items {
                 t();
             }
+        } else if Self::is(Fault::CloseKeepsSlots) {
+            self.lock().stale_slots.extend(items);
         } else {
             drop(items);
         }
