@@ -19,11 +19,6 @@ use crate::task::Task;
 /// few; 64 keeps the clock under 10% of the spin).
 const SPIN_CHECKS_PER_CLOCK: u32 = 64;
 
-/// How long the idle spin only re-checks before it also yields the core between rounds: long
-/// enough to cover a back-to-back round trip (~0.3–0.7 µs on the reference VM, `ping-pong-latency`),
-/// short next to a timeslice. Tunable in code only; `spin_before_sleep` bounds the whole spin.
-const SPIN_BEFORE_YIELDING: Duration = Duration::from_micros(2);
-
 /// How `idle` ended.
 enum Idle<'a> {
     /// Work (or a reason to look again) arrived; the token is held again.
@@ -216,16 +211,11 @@ impl MainLoop {
                     }
                     spin_hint();
                 }
-                let spun = start.elapsed();
-                if spun >= self.spin || self.state.load() & (STOP | CLOSED) != 0 {
+                // No `sched_yield` between rounds: measured, it bought nothing on a quiet
+                // machine and cost the latency cells tens of µs under outside load (crate docs,
+                // "Measurements").
+                if start.elapsed() >= self.spin || self.state.load() & (STOP | CLOSED) != 0 {
                     break;
-                }
-                if spun >= SPIN_BEFORE_YIELDING {
-                    // Past the short pure spin, offer the core to any runnable thread between
-                    // rounds of checks: on an oversubscribed machine the producers we are
-                    // waiting for may be queued behind us (a `sched_yield` with nobody else
-                    // runnable returns at once).
-                    sync::yield_now();
                 }
             }
         }

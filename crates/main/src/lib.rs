@@ -60,8 +60,8 @@
 //!
 //! Loop (`driver.rs`, `idle`):
 //!
-//! 1. Spin (bounded by `spin_before_sleep`) re-checking the queues' head slots with plain loads;
-//!    after the first 2 µs, yield the core between rounds of checks. Work found → run it.
+//! 1. Spin (bounded by `spin_before_sleep`) re-checking the queues' head slots with plain loads
+//!    (no write, no syscall). Work found → run it.
 //! 2. Choose the sleep mode (POLLING if fds are registered or `always_poll`, else PARKED) and
 //!    publish it with `fetch_or(mode)` (acq-rel) on the state word.
 //! 3. Re-check: each queue's tail by a read-modify-write (`fetch_or(0)`, or `fetch_or(MARK)`
@@ -164,29 +164,34 @@
 //! storage, wake only on the sleeping transition, and a spin (default 20 µs, far below one
 //! sleep/wake cycle) so back-to-back round trips never put the loop to sleep.
 //!
-//! Our own reads (2026-11-21, taken **while four other helpers were compiling on the same two
-//! vCPUs**, 3 samples per cell: rough, not citable; the lead's measured run replaces them):
+//! **First version → claim-CAS version.** The first version entered and left the state word
+//! around every push. In the reference quick run `results/20261121T012931Z-f5ed1c8` (quiet
+//! machine, 10 samples per cell) it missed two bars: `ping-pong` 96.5 ns/task (std-mpsc 158.3,
+//! crossbeam-worker 162.8: 0.61×) and `multi-producer` p=10 137.5 ns/task (crossbeam-worker
+//! 109.3: 1.26×), CPU 186 and 268 ns/task. Folding admission into the tail CAS, re-checking the
+//! tails with an RMW before sleeping and striping the elided-wake counter gave, side by side with
+//! the peers in one quiet run (`tournament run --quick --samples 6 --contenders
+//! main,main/no-spin,crossbeam-worker,std-mpsc,tokio-ct,baseline --workloads
+//! ping-pong,ping-pong-latency,multi-producer,burst`, two runs, medians in ns/task):
 //!
-//! ```text
-//! cargo run --release -p tournament -- run --quick --samples 3 \
-//!     --contenders main,baseline,tokio-ct,std-mpsc --workloads burst,ping-pong-latency
-//! ```
+//! | cell | main | crossbeam-worker | std-mpsc | tokio-ct | baseline |
+//! |---|---|---|---|---|---|
+//! | ping-pong n=200000 | 70–74 | 164–170 | 171–176 | 676–687 | 261–282 |
+//! | multi-producer p=10 | 43–53 | 120 | 138–148 | 658–666 | 186–190 |
+//! | burst b=10000 | 69–71 | 173–178 | 180–184 | 679–682 | 253–260 |
+//! | ping-pong-latency p50 (ns) | 320–417 | 552–554 | 17,247–17,647 | — | — |
 //!
-//! | cell | main | baseline | tokio-ct | std-mpsc |
-//! |---|---|---|---|---|
-//! | burst b=10000, median ns/task | 99 | 286 | 792 | 174 |
-//! | burst b=10000, wake syscalls/task | 0.000000 | 0.0043 | – | – |
-//! | burst b=1000, median ns/task | 115 | 309 | 843 | 285 |
-//! | ping-pong-latency n=1000, p50 ns | 342 | 11,791 | 12,167 | 11,199 |
-//! | ping-pong-latency n=1000, p99 ns | 677 | 46,815 | 53,119 | 52,671 |
-//! | ping-pong-latency, blocks/task | 0.000 | 0.934 | 0.954 | 0.784 |
-//! | multi-producer p=10, median ns/task (`--workloads multi-producer,ping-pong`) | 76 | 119 | 582 | 113 |
-//! | ping-pong n=50000, median ns/task | 45 | 77 | 827 | 85 |
+//! (main's CPU per task: 134–141 in ping-pong, 78–93 in multi-producer p=10.) The committed
+//! reference run of the session that made the change has the same cells for every contender.
 //!
-//! Not yet at the issue's 0.5× bars for multi-producer (0.64–0.67× of baseline/std-mpsc) and
-//! ping-pong (0.53–0.58×). A submission costs four locked instructions (state enter, tail CAS,
-//! state leave, the elided-wake counter); folding the lifecycle check into the tail index (a
-//! mark bit, as crossbeam-channel does) and per-thread elided counters would remove two.
+//! **No yield while spinning.** A variant that called `sched_yield` between spin rounds after
+//! the first 2 µs (so a spinning loop would hand its core to runnable producers on an
+//! oversubscribed machine) was measured against pure spinning, both builds alternated twice on
+//! the quiet machine: multi-producer p=10 40–44 vs 43–53 ns/task, p=100 49–67 vs 49–50,
+//! ping-pong 72–74 vs 70–74, burst b=10000 72–73 vs 69–71 — no difference beyond the noise. On
+//! the same machine while two other builds were compiling, the yielding variant's
+//! ping-pong-latency median was 74,800 ns against baseline's 2,997 (a yielding thread queues
+//! behind the compilers for a timeslice), so the loop spins without yielding.
 //!
 //! Allocation: `tests/alloc.rs` counts 0 allocations for a 10,000-task burst of 16-byte
 //! closures after warm-up (and exactly one per task with `inline_tasks = false`, the control).
