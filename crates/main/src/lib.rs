@@ -172,7 +172,8 @@
 //! tails with an RMW before sleeping and striping the elided-wake counter gave, side by side with
 //! the peers in one quiet run (`tournament run --quick --samples 6 --contenders
 //! main,main/no-spin,crossbeam-worker,std-mpsc,tokio-ct,baseline --workloads
-//! ping-pong,ping-pong-latency,multi-producer,burst`, two runs, medians in ns/task):
+//! ping-pong,ping-pong-latency,multi-producer,burst`; the two runs of the pure-spin build
+//! described below, medians in ns/task):
 //!
 //! | cell | main | crossbeam-worker | std-mpsc | tokio-ct | baseline |
 //! |---|---|---|---|---|---|
