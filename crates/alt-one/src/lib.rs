@@ -138,12 +138,12 @@ use loop_api::{
 };
 use parking_lot::{Condvar, Mutex};
 
-use loop_alt_common::counters::{self, Counters};
 use crate::ingress::{Ingress, LaneId, Runner};
+use crate::timers::Timers;
+use loop_alt_common::counters::{self, Counters};
 use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 pub use loop_alt_common::state;
 use loop_alt_common::state::{Handshake, LoopState};
-use crate::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateOne stored `func()` values).
 pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;

@@ -120,13 +120,13 @@ use loop_api::{
 };
 use parking_lot::{Condvar, Mutex};
 
-use loop_alt_common::counters::{self, Counters};
 use crate::ingress::{Gate, InFlight, Ingress, Internal, Runner};
-use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 use crate::microtasks::Microtasks;
+use crate::timers::Timers;
+use loop_alt_common::counters::{self, Counters};
+use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 pub use loop_alt_common::state;
 use loop_alt_common::state::{Handshake, LoopState};
-use crate::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateThree stored `func()` values).
 pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;

@@ -350,7 +350,14 @@ mod tests {
         assert_eq!(q.mark(), end, "marking is idempotent");
         assert_eq!(q.latest_tail(), end);
         let mut asked = 0;
-        assert_eq!(q.push(999, || { asked += 1; false }), Err(999), "refused at the mark");
+        assert_eq!(
+            q.push(999, || {
+                asked += 1;
+                false
+            }),
+            Err(999),
+            "refused at the mark"
+        );
         assert_eq!(asked, 1);
         assert!(q.push(1000, || true).is_ok(), "allowed past the mark");
         assert_eq!(q.latest_tail(), end + 1);
