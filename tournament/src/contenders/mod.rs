@@ -1,7 +1,7 @@
 //! Contenders: the registry of stable ids, and one adapter file per peer.
 //!
 //! Every contender — our loops, their ablations and the peers a Rust user would pick instead — is
-//! listed once in [`CONTENDERS`], which instantiates each generic workload and the correctness
+//! listed once in the registry ([`all`]), whose [`entry`] instantiates each generic workload and the correctness
 //! gate for its type. Ids are stable: runs are joined by them (DESIGN.md rule 7).
 
 use loop_api::{Capabilities, EventLoop, LoopConfig};
