@@ -25,15 +25,23 @@
 //!   slot with a CAS on the index. Because the segment pointer is stored before the index enters
 //!   its lap, a successful CAS proves the loaded segment is the slot's segment.
 //! * The producer that claims a segment's last slot moves the index onto the marker, takes a
-//!   segment from the pool (or allocates one), publishes it (segment pointer, index, `next`
-//!   link) and only then writes its value. So the claim of the last slot serialises pool pops:
-//!   one popper at a time, racing only the consumer's pushes, which rules out ABA.
+//!   segment, publishes it (segment pointer, index, `next` link) and only then writes its
+//!   value. Every producer waits while the index is on the marker, so the segment is taken
+//!   *before* the claim: a producer that is about to try for a segment's last slot first takes a
+//!   segment from the pool, or allocates one (as SegQueue allocates its next block in advance).
+//!   The wait then never contains a `malloc`, which on a fragmented heap can take microseconds
+//!   (measured: a multi-producer run right after async-executor's doubled main's cost per task
+//!   through exactly that stall). A producer that took one and lost the race gives it back.
+//! * The pool is a mutex-guarded `Vec`, taken once per [`SEG`] tasks: several producers may take
+//!   from it at once (each preparing for the same last slot), which a lock-free stack would have
+//!   to make ABA-safe.
 //! * A value is published by a `ready` flag (release); the consumer reads it (acquire), moves
 //!   the value out and clears the flag. After the last slot of a segment it follows `next`
 //!   (visible: it was stored before that slot's value) and recycles the finished segment: every
 //!   producer of that segment has finished with it, since all its slots were written.
-//! * Segment memory is freed only by the consumer for a segment the pool has no room for (never
-//!   reachable by a producer) and when the queue is dropped.
+//! * Segment memory is freed only for a segment no other thread can reach that the pool has no
+//!   room for (a finished one, by the consumer; a prepared, never-linked one, by the producer
+//!   that took it) and when the queue is dropped.
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -41,7 +49,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, UnsafeCell, spin_hint, yield_now};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Mutex, UnsafeCell, spin_hint, yield_now};
 
 /// Bit 0 of the tail word: the queue is closed to producers not allowed past the mark.
 const MARK: usize = 1;
@@ -50,7 +58,7 @@ const SHIFT: usize = 1;
 /// One index step in the tail word.
 const STEP: usize = 1 << SHIFT;
 
-/// Slots per segment. 128 × 40-byte slots ≈ 5 KiB: big enough that opening a segment (a pool pop
+/// Slots per segment. 128 × 40-byte slots ≈ 5 KiB: big enough that opening a segment (a pool lock
 /// and three stores) is rare, small enough that a recycled one is cheap to hold.
 #[cfg(not(loom))]
 pub(crate) const SEG: usize = 128;
@@ -79,8 +87,6 @@ struct Segment<T> {
     slots: [Slot<T>; SEG],
     /// The next segment of the queue, set before the value of this segment's last slot.
     next: AtomicPtr<Segment<T>>,
-    /// The next segment in the recycle pool while this one is pooled.
-    pool_next: AtomicPtr<Segment<T>>,
 }
 
 impl<T> Segment<T> {
@@ -91,7 +97,6 @@ impl<T> Segment<T> {
                 ready: AtomicBool::new(false),
             }),
             next: AtomicPtr::new(ptr::null_mut()),
-            pool_next: AtomicPtr::new(ptr::null_mut()),
         }))
     }
 }
@@ -108,8 +113,8 @@ pub(crate) struct Queue<T> {
     tail_index: CachePadded<AtomicUsize>,
     tail_segment: AtomicPtr<Segment<T>>,
     head: CachePadded<UnsafeCell<Head<T>>>,
-    pool_head: CachePadded<AtomicPtr<Segment<T>>>,
-    pool_len: AtomicUsize,
+    /// Finished (or prepared but unused) segments, at most [`POOL_MAX`].
+    pool: CachePadded<Mutex<Vec<*mut Segment<T>>>>,
 }
 
 // SAFETY: values of type `T: Send` move from producers to the consumer through the queue; all
@@ -126,8 +131,7 @@ impl<T> Queue<T> {
             tail_index: CachePadded::new(AtomicUsize::new(0)),
             tail_segment: AtomicPtr::new(first),
             head: CachePadded::new(UnsafeCell::new(Head { index: 0, segment: first })),
-            pool_head: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
-            pool_len: AtomicUsize::new(0),
+            pool: CachePadded::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -142,12 +146,17 @@ impl<T> Queue<T> {
     pub(crate) fn push(&self, value: T, may_pass_mark: impl FnOnce() -> bool) -> Result<(), T> {
         let mut waits = 0_u32;
         let mut may_pass = Some(may_pass_mark);
+        // The next segment, taken before trying for the current one's last slot.
+        let mut prepared: Option<*mut Segment<T>> = None;
         loop {
             let tail = self.tail_index.load(Acquire);
             if tail & MARK != 0
                 && let Some(ask) = may_pass.take()
                 && !ask()
             {
+                if let Some(unused) = prepared {
+                    self.give_back(unused);
+                }
                 return Err(value);
             }
             let offset = (tail >> SHIFT) % LAP;
@@ -161,6 +170,9 @@ impl<T> Queue<T> {
                 }
                 continue;
             }
+            if offset + 1 == SEG && prepared.is_none() {
+                prepared = Some(self.take_segment());
+            }
             let segment = self.tail_segment.load(Acquire);
             // A mark set since the load makes this CAS fail, so a claim never slips past it.
             if self.tail_index.compare_exchange_weak(tail, tail + STEP, AcqRel, Relaxed).is_err() {
@@ -169,7 +181,7 @@ impl<T> Queue<T> {
             }
             // We own slot `offset` of `segment` (see the module docs for why it is this one).
             if offset + 1 == SEG {
-                let next = self.take_segment();
+                let next = prepared.take().unwrap_or_else(|| self.take_segment());
                 self.tail_segment.store(next, Release);
                 // Off the installing marker. An add, not a store: a mark may have been set
                 // meanwhile (no claim can have been: every claimer waits while on the marker).
@@ -185,6 +197,10 @@ impl<T> Queue<T> {
                 unsafe { p.write(MaybeUninit::new(value)) }
             });
             slot.ready.store(true, Release);
+            if let Some(unused) = prepared {
+                // Another producer claimed the last slot; ours was not needed.
+                self.give_back(unused);
+            }
             return Ok(());
         }
     }
@@ -215,23 +231,24 @@ impl<T> Queue<T> {
         self.head.with_mut(|head| unsafe { (*head).index })
     }
 
-    /// A recycled segment, or a new one. Called only by the producer that claimed the last slot
-    /// of the tail segment, so at most one thread pops the pool at a time.
+    /// A recycled segment, or a new one (allocated outside the pool lock).
     fn take_segment(&self) -> *mut Segment<T> {
-        let mut top = self.pool_head.load(Acquire);
-        while !top.is_null() {
-            // SAFETY: pooled segments are never freed while the queue lives, and only this
-            // thread removes them, so `top` is still pooled and valid.
-            let below = unsafe { (*top).pool_next.load(Relaxed) };
-            match self.pool_head.compare_exchange_weak(top, below, Acquire, Acquire) {
-                Ok(_) => {
-                    self.pool_len.fetch_sub(1, Relaxed);
-                    return top;
-                }
-                Err(now) => top = now,
-            }
+        let pooled = self.pool.lock().pop();
+        pooled.unwrap_or_else(Segment::alloc)
+    }
+
+    /// Puts a segment no thread can reach (finished and reset, or prepared and never linked) in
+    /// the pool, or frees it if the pool is full.
+    fn give_back(&self, segment: *mut Segment<T>) {
+        let mut pool = self.pool.lock();
+        if pool.len() < POOL_MAX {
+            // The unlock publishes the segment's reset state to the producer that takes it.
+            pool.push(segment);
+            return;
         }
-        Segment::alloc()
+        drop(pool);
+        // SAFETY: allocated by `Segment::alloc` and unreachable (caller's contract).
+        drop(unsafe { Box::from_raw(segment) });
     }
 
     /// Takes the oldest value, or `None` if the queue is empty (or its oldest slot is claimed but
@@ -284,26 +301,10 @@ impl<T> Queue<T> {
     /// Returns a finished segment (every slot consumed, every flag clear) to the pool, or frees it
     /// if the pool is full. Consumer only.
     fn recycle(&self, segment: *mut Segment<T>) {
-        if self.pool_len.load(Relaxed) >= POOL_MAX {
-            // SAFETY: every producer of this segment is done with it (all slots were written and
-            // consumed) and it never entered the pool, so no thread can reach it.
-            drop(unsafe { Box::from_raw(segment) });
-            return;
-        }
-        // SAFETY: as above, the segment is unreachable by producers until published below.
-        let seg = unsafe { &*segment };
-        seg.next.store(ptr::null_mut(), Relaxed);
-        self.pool_len.fetch_add(1, Relaxed);
-        let mut top = self.pool_head.load(Relaxed);
-        loop {
-            seg.pool_next.store(top, Relaxed);
-            // Release: the reset `next`, the cleared `ready` flags and the moved-out values are
-            // visible to the producer that takes this segment (it loads with acquire).
-            match self.pool_head.compare_exchange_weak(top, segment, Release, Relaxed) {
-                Ok(_) => return,
-                Err(now) => top = now,
-            }
-        }
+        // SAFETY: every producer of this segment is done with it (all slots were written and
+        // consumed), so nothing else reaches it; reset its link before it is reused.
+        unsafe { (*segment).next.store(ptr::null_mut(), Relaxed) };
+        self.give_back(segment);
     }
 }
 
@@ -320,11 +321,9 @@ impl<T> Drop for Queue<T> {
         });
         // SAFETY: allocated by `Segment::alloc`, reachable from nowhere else now.
         drop(unsafe { Box::from_raw(head) });
-        let mut top = self.pool_head.load(Relaxed);
-        while !top.is_null() {
+        for seg in self.pool.lock().drain(..) {
             // SAFETY: pooled segments are owned by the pool; we are its last user.
-            let seg = unsafe { Box::from_raw(top) };
-            top = seg.pool_next.load(Relaxed);
+            drop(unsafe { Box::from_raw(seg) });
         }
     }
 }
@@ -408,8 +407,8 @@ mod tests {
         }
         // SAFETY: single consumer.
         while unsafe { q.pop() }.is_some() {}
-        assert!(q.pool_len.load(Relaxed) <= POOL_MAX);
-        assert!(q.pool_len.load(Relaxed) > 0);
+        let pooled = q.pool.lock().len();
+        assert!(pooled <= POOL_MAX && pooled > 0, "{pooled}");
     }
 
     #[test]
