@@ -9,9 +9,11 @@
 //!   handshake), model-checked by `tests/loom_wake.rs`;
 //! * [`io`]: readiness registrations on mio with a fresh token per registration (no stale event
 //!   reaches a reused fd number) and no lock held across the poll or a callback;
-//! * [`counters`]: the loop's statistics as relaxed atomics.
+//! * [`counters`]: the loop's statistics as relaxed atomics;
+//! * [`timers`]: the shared timer heap (`loop-timers`) with the flag that closes it to new timers.
 
 pub mod counters;
 pub mod io;
 pub mod state;
 mod sync;
+pub mod timers;

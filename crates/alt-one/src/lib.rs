@@ -124,7 +124,6 @@
 mod chunk;
 mod driver;
 mod ingress;
-mod timers;
 
 use std::fmt;
 use std::io as stdio;
@@ -139,11 +138,11 @@ use loop_api::{
 use parking_lot::{Condvar, Mutex};
 
 use crate::ingress::{Ingress, LaneId, Runner};
-use crate::timers::Timers;
 use loop_alt_common::counters::{self, Counters};
 use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 pub use loop_alt_common::state;
 use loop_alt_common::state::{Handshake, LoopState};
+use loop_alt_common::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateOne stored `func()` values).
 pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;

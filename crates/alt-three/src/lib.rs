@@ -106,7 +106,6 @@ mod chunk;
 mod driver;
 mod ingress;
 mod microtasks;
-mod timers;
 
 use std::fmt;
 use std::io as stdio;
@@ -122,11 +121,11 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::ingress::{Gate, InFlight, Ingress, Internal, Runner};
 use crate::microtasks::Microtasks;
-use crate::timers::Timers;
 use loop_alt_common::counters::{self, Counters};
 use loop_alt_common::io::{self, Readiness, RegisterError, WAKER_TOKEN};
 pub use loop_alt_common::state;
 use loop_alt_common::state::{Handshake, LoopState};
+use loop_alt_common::timers::Timers;
 
 /// A queued closure. Always boxed (AlternateThree stored `func()` values).
 pub(crate) type Task = Box<dyn FnOnce() + Send + 'static>;
