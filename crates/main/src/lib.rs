@@ -323,8 +323,8 @@ impl MainLoop {
     /// Wakes the loop if `s` shows it asleep and nobody claimed this sleep's wake-up yet. `s` is
     /// a state value read after the caller published its work: by its own read-modify-write of
     /// the state word, or (queue pushes) by an acquire load after its claim CAS on the queue's
-    /// tail (why that suffices: the crate docs, "The wake-up protocol"). Counts the outcome; `elided` says whether a
-    /// skipped wake counts in `wakes_elided` (submissions only).
+    /// tail (why that suffices: the crate docs, "The wake-up protocol"). Counts the outcome;
+    /// `elided` says whether a skipped wake counts in `wakes_elided` (submissions only).
     fn wake_if_asleep(&self, s: u64, elided: bool) {
         match self.state.claim_wake(s) {
             Some(PARKED) => {
