@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 
 use crate::sync::AtomicBool;
 #[cfg(not(loom))]
-use crate::sync::{spin_hint, yield_now};
+use crate::sync::wait_step;
 use crate::task::Task;
 
 /// The token and the state it guards besides the queues' pop ends.
@@ -57,8 +57,7 @@ impl Consumer {
         // Test-and-test-and-set: waiters spin on plain loads so waiting does not bounce the line.
         while self.held.swap(true, Acquire) {
             while self.held.load(Relaxed) {
-                waits += 1;
-                if waits < 100 { spin_hint() } else { yield_now() }
+                wait_step(&mut waits);
             }
         }
         Token { consumer: self }

@@ -349,8 +349,7 @@ pub(crate) fn drain_to(tok: &Token<'_>, queue: &Queue<Task>, end: usize, out: &m
         match pop(tok, queue) {
             Some(t) => out.push(t),
             None => {
-                waits += 1;
-                if waits < 100 { spin_hint() } else { sync::yield_now() }
+                sync::wait_step(&mut waits);
             }
         }
     }

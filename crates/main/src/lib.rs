@@ -659,8 +659,7 @@ impl EventLoop for MainLoop {
         let ends = self.mark_queues();
         let mut waits = 0_u32;
         while in_flight(self.state.load_latest()) != 0 {
-            waits += 1;
-            if waits < 100 { sync::spin_hint() } else { sync::yield_now() }
+            sync::wait_step(&mut waits);
         }
         let mut dropped = Vec::new();
         {

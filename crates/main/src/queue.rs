@@ -49,7 +49,7 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Mutex, UnsafeCell, spin_hint, yield_now};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Mutex, UnsafeCell, spin_hint, wait_step};
 
 /// Bit 0 of the tail word: the queue is closed to producers not allowed past the mark.
 const MARK: usize = 1;
@@ -162,12 +162,7 @@ impl<T> Queue<T> {
             let offset = (tail >> SHIFT) % LAP;
             if offset == SEG {
                 // The next segment is being installed.
-                waits += 1;
-                if waits < 64 {
-                    spin_hint()
-                } else {
-                    yield_now()
-                }
+                wait_step(&mut waits);
                 continue;
             }
             if offset + 1 == SEG && prepared.is_none() {

@@ -112,6 +112,15 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// One step of a bounded wait for another thread's short critical section: a spin hint for the
+/// first 100 calls (`waits` counts them), then a yield so a preempted holder can run. Used
+/// wherever the loop or a producer waits for a few instructions of someone else (the consumer
+/// token, a segment install, a claimed slot being written, entrants leaving).
+pub(crate) fn wait_step(waits: &mut u32) {
+    *waits = waits.saturating_add(1);
+    if *waits < 100 { spin_hint() } else { yield_now() }
+}
+
 // The address of the loop whose `run` is executing on this thread (0: none). A thread-local
 // rather than a `ThreadId` comparison because `schedule_microtask` asks "am I on the loop
 // thread?" on every call, and this costs one TLS load.
