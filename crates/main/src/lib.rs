@@ -195,15 +195,15 @@
 //! its locked increment and 27% of the loop's on the consumer token's swap: each side's locked
 //! instruction waited for its last store to a slot line the other core held. Two changes (one
 //! commit each) removed that wait: producers prefetch for write the slot 8 ahead, and slots are
-//! published by stamps so the consumer never writes a slot. A/B with the same thin-LTO build
-//! settings, `main` next to the fastest peers (`tournament run --quick --no-gate --samples 8
-//! --contenders main,std-mpsc,crossbeam-worker`), medians in ns/task:
+//! published by stamps so the consumer never writes a slot. Three builds with the same thin-LTO
+//! settings, each run next to the fastest peers (`tournament run --quick --no-gate --samples
+//! 8`), medians in ns/task; the middle build prefetched 6 slots ahead, an earlier setting:
 //!
-//! | cell | claim-CAS version | + prefetch | + stamps | std-mpsc | crossbeam-worker |
+//! | cell | claim-CAS version | + prefetch (6 ahead) | + stamps (8 ahead) | std-mpsc (3 runs) | crossbeam-worker |
 //! |---|---|---|---|---|---|
-//! | ping-pong n=200000 | 70–74 | 28 | 16 | 174–178 | 165–173 |
-//! | burst b=10000 | 73 | 44 | 26 | 174–183 | 183 |
-//! | multi-producer p=10 | 52 | 45 | 37 | 145–152 | 139 |
+//! | ping-pong n=200000 | 73.9 | 27.9 | 16.2 | 174.0–184.5 | 173.1 |
+//! | burst b=10000 | 72.6 | 43.6 | 26.1 | 173.8–182.8 | 182.7 |
+//! | multi-producer p=10 | 52.5 | 45.2 | 36.6 | 144.5–151.5 | 139.2 |
 //!
 //! The prefetch distance was chosen by alternating 0, 4, 6, 8, 10 and 12 three times
 //! (`queue.rs` has the table). ping-pong-latency did not move (p50 299–344 ns, p99 564–645).
