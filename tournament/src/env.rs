@@ -124,6 +124,11 @@ pub struct Provenance {
     pub crate_versions: BTreeMap<String, String>,
     /// The `Cargo.lock` the versions were read from, if any.
     pub cargo_lock: Option<String>,
+    /// External programs a workload drives, by name, with the version line each printed
+    /// (`wrk -v`, up to its copyright notice), or `not found` when the program is not on PATH.
+    /// Absent in env.json files written before the field existed.
+    #[serde(default)]
+    pub external_tools: BTreeMap<String, String>,
     /// Thread pinning: the tournament does not pin threads (`none`).
     pub pinning: String,
     /// Global allocator: the system allocator (`system`).
@@ -191,6 +196,7 @@ impl Provenance {
             git_dirty_files: dirty_lines.into_iter().take(MAX_DIRTY_FILES).collect(),
             crate_versions,
             cargo_lock: lock.map(|p| p.display().to_string()),
+            external_tools: external_tools(),
             pinning: "none".to_string(),
             allocator: "system".to_string(),
             clock: "CLOCK_MONOTONIC (std::time::Instant)".to_string(),
@@ -289,6 +295,30 @@ fn command_stdout(program: &str, args: &[&str], dir: Option<&Path>) -> Option<St
     }
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!s.is_empty()).then_some(s)
+}
+
+/// [`Provenance::external_tools`]: the version of `wrk` (the `http` workload's load generator).
+fn external_tools() -> BTreeMap<String, String> {
+    // `wrk -v` prints its version line and usage, then exits with status 1: read stdout anyway.
+    let wrk = Command::new("wrk")
+        .arg("-v")
+        .output()
+        .ok()
+        .and_then(|out| wrk_version_line(&String::from_utf8_lossy(&out.stdout)))
+        .unwrap_or_else(|| "not found".to_string());
+    BTreeMap::from([("wrk".to_string(), wrk)])
+}
+
+/// The version part of `wrk -v`'s first line (`wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012
+/// Will Glozer` → `wrk debian/4.1.0-3+b2 [epoll]`); `None` if the output does not start with
+/// `wrk`.
+fn wrk_version_line(stdout: &str) -> Option<String> {
+    let first = stdout.lines().next()?.trim();
+    if !first.starts_with("wrk") {
+        return None;
+    }
+    let version = first.split(" Copyright").next().unwrap_or(first).trim();
+    Some(version.to_string())
 }
 
 /// The first ancestor of the current directory holding a `Cargo.lock`, else the workspace this
@@ -503,6 +533,15 @@ mod tests {
             .unwrap();
         let err = Provenance::read_json(dir.path()).unwrap_err().to_string();
         assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn wrk_version_is_the_first_line_up_to_the_copyright() {
+        let out = "wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012 Will Glozer\nUsage: wrk <options> <url>\n";
+        assert_eq!(wrk_version_line(out).as_deref(), Some("wrk debian/4.1.0-3+b2 [epoll]"));
+        assert_eq!(wrk_version_line("wrk 4.2.0\n").as_deref(), Some("wrk 4.2.0"));
+        assert_eq!(wrk_version_line("bash: wrk: command not found\n"), None);
+        assert_eq!(wrk_version_line(""), None);
     }
 
     #[test]

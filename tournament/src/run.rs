@@ -29,7 +29,7 @@ use crate::harness::SampleError;
 use crate::record::{RAW_SCHEMA_VERSION, RawMetric, RawSample, SampleStatus};
 use crate::report;
 use crate::stats;
-use crate::workloads::{self, Mode, Param, SampleOutcome, WORKLOADS, WorkloadSpec};
+use crate::workloads::{self, Metric, Mode, Param, SampleOutcome, WORKLOADS, WorkloadSpec};
 
 /// What to run.
 pub struct RunPlan {
@@ -231,14 +231,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
                 let line = match outcome {
                     Ok(Ok(o)) => {
                         fill(&mut rec, &o);
-                        match rec.primary_ns() {
-                            _ if crate::record::is_memory_workload(cell.workload.id) => {
-                                memory_line(&o.metrics)
-                            }
-                            Some(x) if o.ops.is_some() => format!("{x:.1} ns/op"),
-                            Some(x) => format!("{x:.1} ns/task"),
-                            None => "no task ran".to_string(),
-                        }
+                        sample_line(cell.workload, rec.primary_ns(), &o.metrics)
                     }
                     Ok(Err(SampleError(why))) => {
                         rec.status = SampleStatus::Failed;
@@ -562,9 +555,21 @@ fn plan_info(plan: &RunPlan) -> env::RunInfo {
     }
 }
 
+/// The progress line's value for an ok sample: the primary figure in the workload's own unit
+/// (`ns/task`, `ns/message`, `ns/batch`, …), or a memory workload's headline metrics.
+fn sample_line(workload: &WorkloadSpec, primary_ns: Option<f64>, metrics: &[Metric]) -> String {
+    if crate::record::is_memory_workload(workload.id) {
+        return memory_line(metrics);
+    }
+    match primary_ns {
+        Some(x) => format!("{x:.1} {}", workload.unit),
+        None => "no task ran".to_string(),
+    }
+}
+
 /// The progress line of a memory (`footprint`) sample: its headline metrics with their units
 /// (no time: the workload measures bytes).
-fn memory_line(metrics: &[crate::workloads::Metric]) -> String {
+fn memory_line(metrics: &[Metric]) -> String {
     let shown = [
         "queued_bytes_per_task",
         "retained_after_drain",
@@ -582,5 +587,29 @@ fn memory_line(metrics: &[crate::workloads::Metric]) -> String {
         "memory not tracked (counting allocator not installed)".to_string()
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(id: &str) -> &'static WorkloadSpec {
+        WORKLOADS.iter().find(|w| w.id == id).unwrap_or_else(|| panic!("no workload {id}"))
+    }
+
+    #[test]
+    fn the_progress_line_names_each_workloads_own_unit() {
+        assert_eq!(sample_line(spec("echo"), Some(3_512.04), &[]), "3512.0 ns/message");
+        assert_eq!(sample_line(spec("ping-pong"), Some(16.24), &[]), "16.2 ns/task");
+        assert_eq!(sample_line(spec("batch-budget-latency"), Some(900.0), &[]), "900.0 ns/batch");
+        assert_eq!(sample_line(spec("burst"), None, &[]), "no task ran");
+    }
+
+    #[test]
+    fn a_memory_sample_shows_its_metrics_not_a_time() {
+        let metrics = [Metric { name: "leak_residual", unit: "bytes", value: 0.0 }];
+        assert_eq!(sample_line(spec("footprint"), Some(1.0), &metrics), "leak_residual 0 bytes");
+        assert!(sample_line(spec("footprint"), None, &[]).starts_with("memory not tracked"));
     }
 }

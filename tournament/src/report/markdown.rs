@@ -152,6 +152,12 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
     for (k, v) in table {
         let _ = writeln!(md, "| {k} | {v} |");
     }
+    if !p.external_tools.is_empty() {
+        // Only in runs that recorded them, so older runs' reports regenerate unchanged.
+        let tools: Vec<String> =
+            p.external_tools.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(md, "| External tools | {} |", esc(&tools.join("; ")));
+    }
     let _ = writeln!(md, "| Command line | {} |", code(&p.run.command_line));
     md.push('\n');
 

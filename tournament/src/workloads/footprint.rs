@@ -25,7 +25,7 @@
 //!   first half's + 64 KiB *and* the heap after the second half is at most 64 KiB above the
 //!   heap after the first. The cell's verdict (summary.csv `growth_bounded`) is judged across
 //!   its samples: the largest second-half high-water against 1.25 × the largest first-half one
-//!   + 64 KiB (`report::growth_bounded_across`), because a pool that fills to its cap during
+//!   plus 64 KiB (`report::growth_bounded_across`), because a pool that fills to its cap during
 //!   whichever half sees the biggest backlog looks unbounded in single samples while one that
 //!   keeps growing with the number of tasks run exceeds the first halves in every sample.
 //! * `leak-l=L,n=M` — **leak check.** One loop is created, driven with M tasks and shut down

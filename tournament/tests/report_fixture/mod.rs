@@ -154,6 +154,7 @@ pub fn provenance() -> Provenance {
         git_dirty_files: vec![],
         crate_versions: [("tokio".to_string(), "1.54.1".to_string())].into(),
         cargo_lock: None,
+        external_tools: Default::default(),
         pinning: "none".into(),
         allocator: "system".into(),
         clock: "CLOCK_MONOTONIC".into(),
