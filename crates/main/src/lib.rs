@@ -226,6 +226,8 @@
 mod consumer;
 mod counters;
 mod driver;
+#[cfg(not(loom))]
+mod fence;
 mod io;
 mod queue;
 mod state;
@@ -528,7 +530,8 @@ impl EventLoop for MainLoop {
         if !self.on_loop_thread() {
             return self.push_to(&self.foreign_micro, f);
         }
-        let mut tok = self.consumer.acquire();
+        // On the loop thread (checked above), inside a callback: the loop released the token.
+        let mut tok = self.consumer.acquire_on_loop();
         // `close` sets CLOSED before it takes the token to drain, so holding the token and not
         // seeing CLOSED means the drain has not happened and will see this microtask.
         if self.state.load() & (CLOSED | DONE) != 0 {
@@ -671,6 +674,12 @@ impl EventLoop for MainLoop {
     /// many it dropped (also added to [`LoopStats::tasks_dropped`]); 0 on every later call. A
     /// callback already running finishes; none starts after this returns. Waits only for
     /// submissions in the middle of publishing (a few instructions each), never for the loop.
+    ///
+    /// "Starts" is the moment the loop takes a task from its queue, under the consumer token
+    /// that `close` takes to drain: a task taken before that is called, and if the loop thread
+    /// is preempted between taking it and calling it, its body can begin after `close` returned
+    /// (`tests/close_race.rs` counts it: 0–5 of 60 racing closes here). Any loop that decides
+    /// and then calls has this gap; closing it would mean waiting for the call to return.
     fn close(&self) -> u64 {
         let before = self.state.set_flag(CLOSED);
         if before & CLOSED != 0 {
@@ -686,7 +695,7 @@ impl EventLoop for MainLoop {
         }
         let mut dropped = Vec::new();
         {
-            let mut tok = self.consumer.acquire();
+            let mut tok = self.consumer.acquire_foreign();
             let queues = [&self.internal, &self.external, &self.foreign_micro];
             for (q, end) in queues.into_iter().zip(ends) {
                 driver::drain_to(&tok, q, end, &mut dropped);
