@@ -33,7 +33,7 @@ impl MainLoop {
     /// The consumer token is held throughout except while user code runs (see `consumer.rs`)
     /// and while the loop sleeps.
     pub(crate) fn drive(&self) -> Result<(), RunError> {
-        let mut tok = self.consumer.acquire_on_loop();
+        let mut tok = self.consumer.acquire();
         let mut ready_io: Vec<u64> = Vec::new();
         loop {
             self.counters.ticks.add(1);
@@ -76,7 +76,7 @@ impl MainLoop {
     fn run_callback<'a>(&'a self, tok: Token<'a>, f: impl FnOnce()) -> Token<'a> {
         drop(tok);
         self.isolate(f);
-        self.consumer.acquire_on_loop()
+        self.consumer.acquire()
     }
 
     /// Runs `f`, catching a panic so that it cannot stop the loop; counts caught panics.
@@ -243,7 +243,7 @@ impl MainLoop {
                 // perhaps preempted. Give it this core rather than spin against it.
                 drop(tok);
                 sync::yield_now();
-                tok = self.consumer.acquire_on_loop();
+                tok = self.consumer.acquire();
             }
             return Ok(Idle::Continue(tok));
         }
@@ -273,14 +273,14 @@ impl MainLoop {
             for timer in pending {
                 self.isolate(move || drop(timer));
             }
-            return Ok(Idle::Continue(self.consumer.acquire_on_loop()));
+            return Ok(Idle::Continue(self.consumer.acquire()));
         }
 
         // 3. Sleep. A producer that published after step 1 sees our mode and wakes us (once).
         drop(tok);
         let timeout = next_deadline.map(|d| d.saturating_duration_since(now));
         let slept = self.block(mode, timeout, ready_io);
-        let tok = self.consumer.acquire_on_loop();
+        let tok = self.consumer.acquire();
         self.state.end_sleep();
         slept?;
         Ok(Idle::Continue(tok))

@@ -208,6 +208,20 @@
 //! The prefetch distance was chosen by alternating 0, 4, 6, 8, 10 and 12 three times
 //! (`queue.rs` has the table). ping-pong-latency did not move (p50 299–344 ns, p99 564–645).
 //!
+//! **Tried and dropped: an asymmetric consumer token.** The loop takes and releases the
+//! consumer token around every callback with one locked `swap`. A version that made the token
+//! an asymmetric Dekker pair (the loop: store, compiler fence, load; `close`: store,
+//! `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, load; proved with a loom model and its
+//! negative control) removed that instruction, and made `main` two to three times slower. Two
+//! thin-LTO builds alternated twice, `main` next to crossbeam-worker, 6 samples per cell
+//! (`tournament run --quick --no-gate --contenders main,crossbeam-worker --workloads
+//! ping-pong,burst,multi-producer`), medians in ns/task, swap token first: ping-pong 23.1 / 16.0
+//! against 49.4 / 53.5; burst b=1000 38.4 / 36.9 against 118.0 / 119.2; b=10000 23.6 / 26.1
+//! against 52.1 / 57.2; multi-producer p=10 48.0 / 45.3 against 68.6 / 86.3. Not analysed
+//! further (the registration makes every context switch of the process's threads pay for
+//! membarrier, and without the locked instruction the loop polls the slot the producer is
+//! writing more often; neither was measured); the swap stays.
+//!
 //! **No yield while spinning.** A variant that called `sched_yield` between spin rounds after
 //! the first 2 µs (so a spinning loop would hand its core to runnable producers on an
 //! oversubscribed machine) was measured against pure spinning, both builds alternated twice on
@@ -226,8 +240,6 @@
 mod consumer;
 mod counters;
 mod driver;
-#[cfg(not(loom))]
-mod fence;
 mod io;
 mod queue;
 mod state;
@@ -530,8 +542,7 @@ impl EventLoop for MainLoop {
         if !self.on_loop_thread() {
             return self.push_to(&self.foreign_micro, f);
         }
-        // On the loop thread (checked above), inside a callback: the loop released the token.
-        let mut tok = self.consumer.acquire_on_loop();
+        let mut tok = self.consumer.acquire();
         // `close` sets CLOSED before it takes the token to drain, so holding the token and not
         // seeing CLOSED means the drain has not happened and will see this microtask.
         if self.state.load() & (CLOSED | DONE) != 0 {
@@ -678,7 +689,7 @@ impl EventLoop for MainLoop {
     /// "Starts" is the moment the loop takes a task from its queue, under the consumer token
     /// that `close` takes to drain: a task taken before that is called, and if the loop thread
     /// is preempted between taking it and calling it, its body can begin after `close` returned
-    /// (`tests/close_race.rs` counts it: 0–5 of 60 racing closes here). Any loop that decides
+    /// (`tests/close_race.rs` counts it: 4–7 of 200 racing closes here). Any loop that decides
     /// and then calls has this gap; closing it would mean waiting for the call to return.
     fn close(&self) -> u64 {
         let before = self.state.set_flag(CLOSED);
@@ -695,7 +706,7 @@ impl EventLoop for MainLoop {
         }
         let mut dropped = Vec::new();
         {
-            let mut tok = self.consumer.acquire_foreign();
+            let mut tok = self.consumer.acquire();
             let queues = [&self.internal, &self.external, &self.foreign_micro];
             for (q, end) in queues.into_iter().zip(ends) {
                 driver::drain_to(&tok, q, end, &mut dropped);
