@@ -205,6 +205,14 @@
 //! | burst b=10000 | 72.6 | 43.6 | 26.1 | 173.8–182.8 | 182.7 |
 //! | multi-producer p=10 | 52.5 | 45.2 | 36.6 | 144.5–151.5 | 139.2 |
 //!
+//! In the two full quick runs of this code (`results/20261121T054244Z-f21e0af`,
+//! `results/20261121T063636Z-96864c3`, every contender interleaved) main's medians were:
+//! ping-pong 17.9 / 19.0 ns/task (fastest peer std-mpsc 142.2 / 149.2), burst b=10000 28.7 /
+//! 28.7 (tokio-ct 675.5 / 696.4), multi-producer p=10 61.1 / 51.1 (crossbeam-worker 109.5 /
+//! 103.9: 0.558× and 0.492×, the one bar this design meets only some of the time; main's
+//! samples there spread from 27 to 87 ns/task, as 11 threads share 2 vCPUs and the loop thread
+//! gets its fair share of one), ping-pong-latency p50 298 / 302 ns, p99 577 / 615 ns.
+//!
 //! The prefetch distance was chosen by alternating 0, 4, 6, 8, 10 and 12 three times
 //! (`queue.rs` has the table). ping-pong-latency did not move (p50 299–344 ns, p99 564–645).
 //!
