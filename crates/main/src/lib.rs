@@ -210,8 +210,9 @@
 //! ping-pong 17.9 / 19.0 ns/task (fastest peer std-mpsc 142.2 / 149.2), burst b=10000 28.7 /
 //! 28.7 (tokio-ct 675.5 / 696.4), multi-producer p=10 61.1 / 51.1 (crossbeam-worker 109.5 /
 //! 103.9: 0.558× and 0.492×, the one bar this design meets only some of the time; main's
-//! samples there spread from 27 to 87 ns/task, as 11 threads share 2 vCPUs and the loop thread
-//! gets its fair share of one), ping-pong-latency p50 298 / 302 ns, p99 577 / 615 ns.
+//! samples there spread over 43.7–73.8 and 27.7–61.2 ns/task, crossbeam-worker's over
+//! 78.4–128.1 and 76.8–124.1, as 11 threads share 2 vCPUs), ping-pong-latency p50 298 / 302 ns,
+//! p99 577 / 615 ns.
 //!
 //! The prefetch distance was chosen by alternating 0, 4, 6, 8, 10 and 12 three times
 //! (`queue.rs` has the table). ping-pong-latency did not move (p50 299–344 ns, p99 564–645).
