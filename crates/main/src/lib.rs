@@ -698,7 +698,7 @@ impl EventLoop for MainLoop {
     /// "Starts" is the moment the loop takes a task from its queue, under the consumer token
     /// that `close` takes to drain: a task taken before that is called, and if the loop thread
     /// is preempted between taking it and calling it, its body can begin after `close` returned
-    /// (`tests/close_race.rs` counts it: 4–7 of 200 racing closes here). Any loop that decides
+    /// (`tests/close_race.rs` counts it: 0–7 of 200 racing closes here). Any loop that decides
     /// and then calls has this gap; closing it would mean waiting for the call to return.
     fn close(&self) -> u64 {
         let before = self.state.set_flag(CLOSED);
