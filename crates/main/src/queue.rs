@@ -66,9 +66,10 @@
 //!
 //! Measured with the tournament (quick, `main` alone, 5 samples per cell, three alternating
 //! rounds per setting; ns/task medians for ping-pong / burst b=1000 / burst b=10000):
-//! no prefetch 56–74 / 72–76 / 71–73; 4 ahead 42–54 / 55–58 / 55–62; 6 ahead 26–44 / 48–55 /
-//! 45–50; 8 ahead 33–40 / 51–73 / 37–50; 12 ahead 51–53 / 56–57 / 51–60. Eight is in the best
-//! band with the lowest ping-pong spread.
+//! no prefetch 56–74 / 73–76 / 71–73; 4 ahead 42–54 / 55–58 / 55–62; 6 ahead 26–44 / 48–55 /
+//! 45–50; 8 ahead 33–40 / 51–73 / 37–50; 10 ahead 39–45 / 50–77 / 26–54; 12 ahead 51–53 /
+//! 56–57 / 51–60 (one build reading the distance from the environment). 6, 8 and 10 form the
+//! best band and cannot be told apart at this noise; 8, in its middle, was kept.
 
 use std::mem::MaybeUninit;
 use std::ptr;
