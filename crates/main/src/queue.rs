@@ -226,10 +226,12 @@ impl<T> Queue<T> {
             }
             // SAFETY: the slot is ours alone until its stamp is set; the segment is live (above).
             let slot = unsafe { &(*segment).slots[offset] };
-            if let Some(ahead) = offset.checked_add(PREFETCH_AHEAD).filter(|&a| a < SEG) {
-                // SAFETY: `segment` is live (above) and `ahead` is in bounds; only an address is
-                // formed, nothing is read or written.
-                prefetch_for_write(unsafe { ptr::addr_of!((*segment).slots[ahead]) });
+            if offset + PREFETCH_AHEAD < SEG {
+                // SAFETY: `segment` is live (above) and the index is in bounds; only an address
+                // is formed, nothing is read or written.
+                prefetch_for_write(unsafe {
+                    ptr::addr_of!((*segment).slots[offset + PREFETCH_AHEAD])
+                });
             }
             slot.value.with_mut(|p| {
                 // SAFETY: exclusive access to the slot (claimed by the CAS); it holds no value
