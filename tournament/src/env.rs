@@ -297,13 +297,12 @@ fn command_stdout(program: &str, args: &[&str], dir: Option<&Path>) -> Option<St
     (!s.is_empty()).then_some(s)
 }
 
-/// [`Provenance::external_tools`]: the version of `wrk` (the `http` workload's load generator).
+/// [`Provenance::external_tools`]: the version of `wrk` (the `http` workload's load generator),
+/// the same executable the workload runs (`workloads::net::wrk::find`).
 fn external_tools() -> BTreeMap<String, String> {
     // `wrk -v` prints its version line and usage, then exits with status 1: read stdout anyway.
-    let wrk = Command::new("wrk")
-        .arg("-v")
-        .output()
-        .ok()
+    let wrk = crate::workloads::net::wrk::find()
+        .and_then(|path| Command::new(path).arg("-v").output().ok())
         .and_then(|out| wrk_version_line(&String::from_utf8_lossy(&out.stdout)))
         .unwrap_or_else(|| "not found".to_string());
     BTreeMap::from([("wrk".to_string(), wrk)])
