@@ -17,17 +17,17 @@
 //! deterministic seed). The change is *significant* when the CI excludes 1.
 //!
 //! **Between-run noise.** The bootstrap CI only knows the spread *within* each run. Two runs are
-//! taken minutes apart, and on a VM whose speed moves between plateaus (`anchors.md` §1) whole
-//! cells shift between runs by more than their within-run CI: two back-to-back quick runs of the
-//! same build here differed by up to 29% on single stable cells, with as many "improvements" as
-//! "regressions". So the comparison also estimates the between-run spread from the data: σ_b =
-//! 1.4826 × MAD of ln(ratio) over every cell stable in both runs (a robust standard deviation;
-//! most cells of a comparison do not change, so their spread *is* the noise; a real change
-//! moves the median, not the MAD much, and inflating σ_b only makes the gate more conservative).
-//! Each cell's CI is widened by ± z·σ_b in log space, where z is the two-sided normal quantile at
-//! family-wise α = 5% Bonferroni-corrected for the number of judged cells (hundreds of cells are
-//! judged at once; without the correction some would always look changed). With fewer than
-//! [`MIN_CELLS_FOR_NOISE`] judged cells σ_b is 0 (no estimate is possible).
+//! taken minutes apart, and on a VM whose speed moves between plateaus
+//! (`docs/REFERENCE-MACHINE.md`) whole cells shift between runs by more than their within-run CI:
+//! two back-to-back quick runs of the same build here differed by up to 29% on single stable cells,
+//! with as many "improvements" as "regressions". So the comparison also estimates the between-run
+//! spread from the data: σ_b = 1.4826 × MAD of ln(ratio) over every cell stable in both runs (a
+//! robust standard deviation; most cells of a comparison do not change, so their spread *is* the
+//! noise; a real change moves the median, not the MAD much, and inflating σ_b only makes the gate
+//! more conservative). Each cell's CI is widened by ± z·σ_b in log space, where z is the two-sided
+//! normal quantile at family-wise α = 5% Bonferroni-corrected for the number of judged cells
+//! (hundreds of cells are judged at once; without the correction some would always look changed).
+//! With fewer than [`MIN_CELLS_FOR_NOISE`] judged cells σ_b is 0 (no estimate is possible).
 //!
 //! **Verdict.** A *regression* is a slowdown established beyond the threshold: the whole widened
 //! CI of the ratio lies above 1 + threshold, on a cell that is stable (`ok`: ≥ 5 samples,

@@ -1,4 +1,4 @@
-//! Environment capture (provenance), DESIGN.md measurement rule 8.
+//! Environment capture (provenance), `docs/MEASUREMENT.md` rule 8.
 //!
 //! [`Provenance::capture`] runs once at the start of a run and is written to `env.json` next to
 //! `raw.jsonl`; reports read it back to print where and how the numbers were measured, and

@@ -1,6 +1,6 @@
 //! The correctness gate: a quick subset of the conformance suite run on each contender before it
 //! is timed. A contender that fails is reported `disqualified` with the violation, never ranked
-//! (DESIGN.md rule 1).
+//! (`docs/MEASUREMENT.md` rule 1).
 
 use loop_api::{EventLoop, LoopConfig};
 

@@ -1,6 +1,6 @@
 //! The harness: exact producer split, completion barrier, timed scopes, loop lifecycle.
 //!
-//! Timing discipline (DESIGN.md "Measurement rules"):
+//! Timing discipline (`docs/MEASUREMENT.md`):
 //! * every workload submits exactly N tasks, split over P producers with [`producer_split`];
 //! * the timed scope ([`TimedScope`]) ends only when the [`Completion`] barrier saw every task run;
 //!   a task that runs twice (over-completion) or a submit error fails the sample;
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use loop_api::{EventLoop, LoopConfig, LoopStats};
 
 /// How long the harness spins re-checking the completion counter before it parks: 50 µs, about
-/// the cost of one sleep/wake round trip on the reference VM (`anchors.md` §1), so short waits do
-/// not pay a futex round trip of their own while long waits do not burn a core.
+/// the cost of one sleep/wake round trip on the reference VM (`docs/REFERENCE-MACHINE.md`), so
+/// short waits do not pay a futex round trip of their own while long waits do not burn a core.
 pub const WAIT_SPIN: Duration = Duration::from_micros(50);
 
 /// Upper bound on any single wait of the harness (a sample, a loop start or a shutdown): a

@@ -1,8 +1,8 @@
 //! `tournament merge DIR...`: a descriptive cross-host table of several runs (e.g. the Linux
 //! and macOS jobs of `.github/workflows/bench.yml`).
 //!
-//! Runs on different hosts cannot be compared statistically (DESIGN.md rule 8): the table is
-//! labelled descriptive, prints each host's provenance, and per cell shows each run's own
+//! Runs on different hosts cannot be compared statistically (`docs/MEASUREMENT.md` rule 8): the
+//! table is labelled descriptive, prints each host's provenance, and per cell shows each run's own
 //! median and its ratio to `baseline` *measured in the same run* — the only ratio that carries
 //! meaning across machines. Cells are joined by stable id; a cell absent from a run is shown as
 //! `—` (not in that run's plan) and a gap with its status.

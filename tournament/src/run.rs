@@ -9,8 +9,8 @@
 //!
 //! Order of samples: for each workload and parameter, sample index `s` is taken for every
 //! contender before index `s + 1` (A B C A B C …), so the machine's speed drift — which moves
-//! between plateaus within seconds on the reference VM (`anchors.md` §1) — hits every contender
-//! alike.
+//! between plateaus within seconds on the reference VM (`docs/REFERENCE-MACHINE.md`) — hits every
+//! contender alike.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};

@@ -1,7 +1,7 @@
 //! # loop-alt-common: what `alt-one` and `alt-three` share
 //!
 //! The two alternates port Go loops that share AlternateOne's lifecycle (five states, a table of
-//! allowed transitions) and its eventfd wake-up (`../shared/reference/contenders.md` §4.4,
+//! allowed transitions) and its eventfd wake-up (`docs/HISTORY.md`, "AlternateOne",
 //! §6.4); their differences are the ingress (`alt-one`: one mutex over three chunked lanes;
 //! `alt-three`: pooled chunked queues and a microtask ring). What is the same lives here, once:
 //!

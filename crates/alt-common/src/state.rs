@@ -2,14 +2,14 @@
 //! handshake.
 //!
 //! AlternateOne's five states and its table of allowed transitions are kept as they were
-//! (`../shared/reference/contenders.md` §4.4; AlternateThree uses the same, §6.4). Every transition goes through
+//! (`docs/HISTORY.md`, "AlternateOne"; AlternateThree uses the same). Every transition goes through
 //! [`Handshake::transition`], which refuses a transition outside the table with
 //! [`TransitionError::NotAllowed`] and reports a lost race (the state was not the expected one)
 //! with [`TransitionError::Lost`]; nothing is silently overwritten. Where the Go code panicked on
-//! any failed transition (and AlternateThree's plain stores could overwrite `Terminating`, §9 #5,
-//! which is why `Running ⇄ Sleeping` moves by compare-and-swap only), the loop here handles the one expected race (a shutdown or close moved
-//! the state to `Terminating` under it) and panics only on a genuinely invalid transition, which
-//! would be a bug in this crate.
+//! any failed transition (and AlternateThree's plain stores could overwrite `Terminating`,
+//! HISTORY.md bug 5, which is why `Running ⇄ Sleeping` moves by compare-and-swap only), the loop
+//! here handles the one expected race (a shutdown or close moved the state to `Terminating` under
+//! it) and panics only on a genuinely invalid transition, which would be a bug in this crate.
 //!
 //! The handshake (a Dekker pattern): a producer first publishes its task under its queue's lock,
 //! *then* loads the state; the loop first moves `Running → Sleeping`, *then* looks at the lanes

@@ -3,7 +3,7 @@
 //!
 //! Acceptance and the push happen in one critical section, and the loop's final "nothing left,
 //! stop" decision happens under the same lock, so an accepted task can never miss the drain
-//! (the conservation pattern of `../shared/reference/contenders.md` §11).
+//! (the conservation pattern of `docs/HISTORY.md`, "The historical contract").
 
 use std::thread::ThreadId;
 

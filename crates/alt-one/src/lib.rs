@@ -1,10 +1,10 @@
 //! # loop-alt-one: "maximum safety"
 //!
-//! [`AltOneLoop`] rebuilds the Go tournament's **AlternateOne** (`../shared/reference/contenders.md`
-//! §4): one coarse lock, invariants checked at run time, a validated state machine, an eventfd
+//! [`AltOneLoop`] rebuilds the Go tournament's **AlternateOne** (`docs/HISTORY.md`,
+//! "AlternateOne"): one coarse lock, invariants checked at run time, a validated state machine, an eventfd
 //! wake-up, shutdown in named phases. It keeps that design's data structures, locking, wake-up
-//! path, budgets and phase order, and fixes its bugs (§9 #11, #12, #15), each with a regression
-//! test.
+//! path, budgets and phase order, and fixes its bugs (HISTORY.md bugs 11, 12, 15), each with a
+//! regression test.
 //!
 //! ## Design
 //!

@@ -1,5 +1,5 @@
-//! Regression tests for the Go AlternateOne's bugs (`../shared/reference/contenders.md` §9 #11,
-//! #12, #15) and for alt-one's own guarantees (validated state machine, level-triggered
+//! Regression tests for the Go AlternateOne's bugs (`docs/HISTORY.md`, bugs 11,
+//! 12, 15) and for alt-one's own guarantees (validated state machine, level-triggered
 //! readiness). Every wait is bounded and fails loudly; nothing synchronises by sleeping.
 #![cfg(not(loom))]
 

@@ -1,9 +1,10 @@
 //! # loop-alt-three: "balanced" (the original design)
 //!
 //! [`AltThreeLoop`] rebuilds the Go tournament's **AlternateThree**
-//! (`../shared/reference/contenders.md` §6), the Main loop before its "Phase 18" rewrite:
+//! (`docs/HISTORY.md`, "AlternateThree"), the Main loop before its "Phase 18" rewrite:
 //! mutex-based and simple, full error handling, check-then-sleep. It keeps that design's data
-//! structures, locking, wake-up path, budgets and phase order, and fixes its bugs (§9 #5, #13).
+//! structures, locking, wake-up path, budgets and phase order, and fixes its bugs (HISTORY.md bugs
+//! 5, 13).
 //!
 //! ## Design
 //!

@@ -1,5 +1,5 @@
-//! Regression tests for the Go AlternateThree's bugs (`../shared/reference/contenders.md` §9 #5,
-//! #13) and for alt-three's own guarantees. Every wait is bounded and fails loudly; nothing
+//! Regression tests for the Go AlternateThree's bugs (`docs/HISTORY.md`, bugs 5,
+//! 13) and for alt-three's own guarantees. Every wait is bounded and fails loudly; nothing
 //! synchronises by sleeping.
 #![cfg(not(loom))]
 

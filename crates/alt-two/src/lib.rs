@@ -2,7 +2,7 @@
 //!
 //! [`AltTwoLoop`] rebuilds the design philosophy of AlternateTwo ("Maximum Performance") from
 //! the historical Go event-loop tournament (joeycumines/go-utilpkg, module `eventloop`; described
-//! in `reference/contenders.md` §5): lock-free ingress into pre-allocated, cache-line-padded
+//! in `docs/HISTORY.md`, "AlternateTwo"): lock-free ingress into pre-allocated, cache-line-padded
 //! structures, an eventfd wake-up paid only when the loop sleeps, a fixed phase order, no
 //! timers — but correct: the historical bugs are regression tests here, not features.
 //!
@@ -93,10 +93,11 @@
 //!
 //! * **The arena is real.** In Go the 65,536-slot `TaskArena` was dead code and the ingress was a
 //!   Vyukov MPSC *linked list* with an atomic *swap* (not CAS), with nodes from a `sync.Pool`
-//!   (contenders.md §5.1, §10). Here the arena is the ingress, with CAS-claimed slots, as the
-//!   tournament's docs (and DESIGN.md) describe it. On the §10 disagreements: we follow the
-//!   *documented* design ("TaskArena + CAS ingress"), not the historical code; the arena's size is
-//!   65,536 slots of 24 bytes (~1.5 MiB), not the "64 KB" the docs claimed.
+//!   (docs/HISTORY.md, "AlternateTwo" and its disagreements section). Here the arena is the
+//!   ingress, with CAS-claimed slots, as the tournament's docs described it. On those
+//!   disagreements: we follow the *documented* design ("TaskArena + CAS ingress"), not the
+//!   historical code; the arena's size is 65,536 slots of 24 bytes (~1.5 MiB), not the "64 KB" the
+//!   docs claimed.
 //! * **The internal queue** is a mutex-protected deque instead of a second lock-free list.
 //! * **The microtask ring publishes after writing** (bug 8 fixed) and **never reports "buffer
 //!   full"**: a full ring overflows into the fenced lane instead of failing the call.

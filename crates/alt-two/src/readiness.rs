@@ -6,7 +6,7 @@
 //! reused by a new registration), an event still queued for the old registration carries the old
 //! token, finds nothing, and is discarded. This replaces the historical FastPoller's
 //! `[65536]fdInfo` array indexed by fd, written without a lock, and its "discard the whole batch
-//! if a version counter moved" heuristic (`reference/contenders.md` §5.5).
+//! if a version counter moved" heuristic (`docs/HISTORY.md`, "AlternateTwo").
 //!
 //! Callbacks run without the registry lock held (they are taken out while they run), so a
 //! callback may register or unregister fds, including its own.

@@ -12,7 +12,7 @@
 //! (acquire) `seq == pos + 1`, so it can never observe a claimed-but-unwritten slot. That is the
 //! fix for the historical AlternateTwo microtask ring, which advanced `tail` and only then wrote
 //! the slot, so the consumer could read an empty slot, treat it as "no more work", and lose the
-//! task (`reference/contenders.md` §9 bug 8). The consumer touches only the slots it used: it
+//! task (`docs/HISTORY.md`, bug 8). The consumer touches only the slots it used: it
 //! moves the value out and hands the slot to the next lap.
 //!
 //! The top bit of `tail` is a **closed** flag: once set (by shutdown or close) no claim can
@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(r.tail(), 12);
     }
 
-    /// Regression test for the historical AlternateTwo microtask ring (contenders.md §9 bug 8):
+    /// Regression test for the historical AlternateTwo microtask ring (docs/HISTORY.md, bug 8):
     /// its producer published the position (advanced `tail`) before writing the slot, so a
     /// consumer could read the empty slot and lose the task. Here the consumer pops *inside* the
     /// window between claim and publication: it must report `Pending`, must not advance, and

@@ -254,7 +254,7 @@ fn overflow_lane_keeps_fifo() {
     });
 }
 
-/// Negative control: the historical microtask ring (contenders.md §9 bug 8) claimed the position
+/// Negative control: the historical microtask ring (docs/HISTORY.md, bug 8) claimed the position
 /// (advanced `tail`) *before* writing the slot, and the consumer read any slot below `tail`.
 /// Loom must catch the consumer reading the unwritten slot (here: a racing access to the
 /// `UnsafeCell`, or the empty value), which shows the publication model above would.

@@ -81,10 +81,10 @@ fn wakes_are_paid_only_on_the_sleeping_transition() {
     assert!(s.sleeps >= 1 && s.polls >= s.sleeps, "{s:?}");
 }
 
-/// Historical loss (contenders.md §5.6): during the shutdown drain, an external task that calls
-/// `submit_internal`, `schedule_microtask` and `submit` from the loop thread. All of it must run
-/// before `shutdown` returns — including chains several levels deep, and external tasks that go
-/// to the overflow lane because the ring is closed.
+/// Historical loss (docs/HISTORY.md, "AlternateTwo"): during the shutdown drain, an external task
+/// that calls `submit_internal`, `schedule_microtask` and `submit` from the loop thread. All of it
+/// must run before `shutdown` returns — including chains several levels deep, and external tasks
+/// that go to the overflow lane because the ring is closed.
 #[test]
 fn work_submitted_by_draining_tasks_of_every_kind_runs_before_shutdown_returns() {
     const N: usize = 500;

@@ -43,12 +43,12 @@ use std::time::Duration;
 pub const TERMINATED_MESSAGE: &str = "loop has been terminated";
 
 /// Default external batch budget (tasks per tick), the historical tournament's value
-/// (`../shared/reference/contenders.md` §11: 1024 external tasks per tick).
+/// (`docs/HISTORY.md`, "The historical contract": 1024 external tasks per tick).
 pub const DEFAULT_BATCH_BUDGET: usize = 1024;
 
 /// Default bound on how long a loop spins looking for work before it sleeps: 20 µs, a few
 /// cross-core round trips on the reference VM (~110–140 ns each) and well under the cost of one
-/// sleep/wake cycle there (30–65 µs, `../shared/reference/anchors.md` §1).
+/// sleep/wake cycle there (30–65 µs, `docs/REFERENCE-MACHINE.md`).
 pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
 
 /// Configuration handed to [`EventLoop::new`].
@@ -387,7 +387,7 @@ impl LoopStats {
 /// A single-threaded, callback-style event loop shared between its loop thread and producer
 /// threads as `Arc<Self>`.
 ///
-/// Implementations must hold every property listed in DESIGN.md "The contract" (checked by
+/// Implementations must hold every property listed in this crate's documentation (checked by
 /// `loop-conformance`): exactly-once execution of accepted tasks, per-producer FIFO,
 /// internal-before-external priority, execution only on the loop thread, panic isolation, no lost
 /// wake-up, reentrancy from inside tasks, conserving `shutdown`, dropping `close`, and timers that

@@ -78,7 +78,7 @@
 //!
 //! ## What the historical Go baseline got wrong, and how this one avoids it
 //!
-//! The Go tournament wrapped `goja_nodejs`' loop (`../shared/reference/contenders.md` §7). Its
+//! The Go tournament wrapped `goja_nodejs`' loop (`docs/HISTORY.md`, "Baseline"). Its
 //! bugs are the baseline's regression tests here:
 //!
 //! * *Accepted tasks lost at shutdown* (a submit passed the `stopped` check, appended after the

@@ -1,7 +1,7 @@
 //! # loop-conformance: the `loop-api` contract as generic checks
 //!
-//! Every property DESIGN.md "The contract" lists (and the regression tests for the historical
-//! bugs of `reference/contenders.md` §9) is a generic check
+//! Every property of the contract in `loop-api`'s crate docs (and the regression tests for the
+//! historical bugs of `docs/HISTORY.md`) is a generic check
 //!
 //! ```ignore
 //! pub fn check_<name><L: EventLoop>(ctx: &CheckContext) -> Result<Report, Violation>

@@ -6,7 +6,7 @@
 //! consumer side (the pop ends of the three MPSC queues and the loop-local microtask queue) is
 //! guarded by a token: the loop holds it whenever it is not running user code and releases it
 //! around every callback; `close` takes it to drain. Taking it is one uncontended `swap` (≈5 ns
-//! on the reference VM, `../shared/reference/anchors.md` §1), releasing it a plain store.
+//! on the reference VM, `docs/REFERENCE-MACHINE.md`), releasing it a plain store.
 //!
 //! A spin lock rather than a mutex: the holders' critical sections are a few pops, never user
 //! code, so waiting is short; the loop itself never blocks while holding it.

@@ -1,7 +1,7 @@
 //! # loop-main: the flagship event loop of the tournament
 //!
 //! [`MainLoop`] is a single-threaded, callback-style event loop built to be as cheap as the
-//! reference machine allows (`../shared/reference/anchors.md`), while holding every property of
+//! reference machine allows (`docs/REFERENCE-MACHINE.md`), while holding every property of
 //! the `loop-api` contract (checked by `loop-conformance`, `tests/conformance.rs`).
 //!
 //! ## Design
@@ -93,7 +93,7 @@
 //! leaves the fd readable. Timers and registrations are ordered by their mutexes and the
 //! in-flight count's RMWs the same way. The loop thread alone writes the mode, and it chooses
 //! the mode before publishing it and re-checks the reason for the choice afterwards, so a mode
-//! switch cannot lose a wake-up either (the hazard `contenders.md` §3a/§9 describes). At most
+//! switch cannot lose a wake-up either (the hazard `docs/HISTORY.md`, "Main", describes). At most
 //! one wake per sleep: WAKE_PENDING is set by CAS only while a mode is published and cleared
 //! only by the loop when it wakes. `tests/loom_wake.rs` model-checks this on the real code.
 //!
@@ -161,7 +161,7 @@
 //!
 //! ## Measurements that justified the choices
 //!
-//! Machine figures from `../shared/reference/anchors.md` §1 (2-vCPU KVM guest): a round trip
+//! Machine figures from `docs/REFERENCE-MACHINE.md` (2-vCPU KVM guest): a round trip
 //! in which both sides block costs 30–65 µs while a cross-core spin round trip costs 110–140 ns;
 //! boxing a 16-byte closure is most of the per-task cost of a queue (SegQueue with boxed
 //! closures 143–176 ns/task, with `u64` 22–28 ns); a loop that wakes on every push runs a 10k

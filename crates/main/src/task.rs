@@ -1,7 +1,7 @@
 //! [`Task`]: a type-erased `FnOnce() + Send` stored inline when its captures fit in 24 bytes.
 //!
 //! Boxing a closure (malloc on the producer, free on the consumer) is most of the cost of passing
-//! it between threads on the reference machine (`../shared/reference/anchors.md` §1: 1M boxed
+//! it between threads on the reference machine (`docs/REFERENCE-MACHINE.md`: 1M boxed
 //! closures through a SegQueue cost 143–176 ns each, the same queue carrying `u64` 22–28 ns). A
 //! `Task` is 32 bytes: one function pointer that either runs or drops the payload, and 24 bytes
 //! of storage holding the closure itself (if it fits: size ≤ 24, alignment ≤ 8) or a `Box` of it.

@@ -5,8 +5,8 @@
 //! thread calls [`EventLoop::run`], which runs `block_on(executor.run(stop))`: the executor polls
 //! spawned tasks on this thread until the `stop` future completes. async-executor's global queue
 //! is a `ConcurrentQueue`; a spawn wakes the runner through one CAS-guarded notification, so
-//! wake-ups are coalesced (`../shared/reference/anchors.md` §2), and `block_on` parks the thread
-//! when nothing is runnable.
+//! wake-ups are coalesced (`docs/REFERENCE-MACHINE.md`, "The peers"), and `block_on` parks the
+//! thread when nothing is runnable.
 //!
 //! ## Capabilities
 //!

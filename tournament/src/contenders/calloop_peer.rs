@@ -5,7 +5,8 @@
 //! `calloop::EventLoop` on the loop thread (it is `!Send`), inserts the channel as a source, and
 //! calls `dispatch(None)` until the loop stops. Every submission is a `Sender::send` of a boxed
 //! closure: calloop's channel is a std mpsc channel plus a *ping* source, so every send also
-//! writes an eventfd, and the loop sleeps in `epoll_wait` (`../shared/reference/anchors.md` §2).
+//! writes an eventfd, and the loop sleeps in `epoll_wait` (`docs/REFERENCE-MACHINE.md`, "The
+//! peers").
 //!
 //! ## Capabilities
 //!

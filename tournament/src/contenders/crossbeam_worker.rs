@@ -5,8 +5,8 @@
 //! `Box<dyn FnOnce() + Send>`, and one thread runs `while let Ok(task) = rx.recv() { task() }`
 //! — here whichever thread calls [`EventLoop::run`]. crossbeam's unbounded channel is a segmented
 //! list of 31-slot blocks; `recv` spins with `Backoff`, then parks, and a sender unparks a parked
-//! receiver (`../shared/reference/anchors.md` §2). std's mpsc has carried the same design since
-//! Rust 1.67; this peer measures the crate a user would actually depend on.
+//! receiver (`docs/REFERENCE-MACHINE.md`, "The peers"). std's mpsc has carried the same design
+//! since Rust 1.67; this peer measures the crate a user would actually depend on.
 //!
 //! ## Capabilities
 //!

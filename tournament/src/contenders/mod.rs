@@ -2,7 +2,7 @@
 //!
 //! Every contender — our loops, their ablations and the peers a Rust user would pick instead — is
 //! listed once in the registry ([`all`]), whose [`entry`] instantiates each generic workload and the correctness
-//! gate for its type. Ids are stable: runs are joined by them (DESIGN.md rule 7).
+//! gate for its type. Ids are stable: runs are joined by them (`docs/MEASUREMENT.md` rule 7).
 
 use loop_api::{Capabilities, EventLoop, LoopConfig};
 

@@ -6,7 +6,7 @@
 //! [`EventLoop::run`]. Since Rust 1.67 std's mpsc is crossbeam-channel's design (a segmented
 //! list with 31-slot blocks; the receiver spins briefly with backoff, then parks, and a sender
 //! unparks it), so this peer also stands in for a crossbeam-channel worker
-//! (`../shared/reference/anchors.md` §2).
+//! (`docs/REFERENCE-MACHINE.md`, "The peers").
 //!
 //! ## Capabilities
 //!

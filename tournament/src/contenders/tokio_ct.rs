@@ -11,7 +11,7 @@
 //!
 //! * [`TokioCt`] (`tokio-ct`): `enable_all()`, the I/O and time drivers. A remote spawn wakes the
 //!   parked loop through the I/O driver's `mio::Waker` (an eventfd write on every remote spawn,
-//!   `../shared/reference/anchors.md` §2).
+//!   `docs/REFERENCE-MACHINE.md`, "The peers").
 //! * [`TokioCtNoIo`] (`tokio-ct-noio`): `enable_time()` only. The loop parks on a condvar and a
 //!   remote spawn unparks it (a syscall only if it was parked).
 //!
@@ -60,7 +60,7 @@
 //!   draining), lets the runtime run until every accepted task has run, fires the timers that are
 //!   due by then, then stops. Timers whose deadline has not come are **discarded** (never fired
 //!   early) and counted in [`LoopStats::tasks_dropped`]; the historical designs discard pending
-//!   timers at shutdown too (`../shared/reference/contenders.md` §8/§9). Like submissions, timers
+//!   timers at shutdown too (`docs/HISTORY.md`). Like submissions, timers
 //!   are rejected from other threads once shutdown has begun, and accepted from the loop thread
 //!   while it drains (they fire if due by the end of the drain).
 //! * `close`: the exact number of accepted-but-unstarted tasks comes from the gate in one atomic

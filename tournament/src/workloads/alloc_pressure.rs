@@ -1,5 +1,5 @@
-//! `alloc-pressure`: the honest Rust analogue of the Go GC-pressure benchmark (`benchmarks.md`
-//! §2.5). Rust has no collector to force, so the workload reports what a loop makes the
+//! `alloc-pressure`: the honest Rust analogue of the Go GC-pressure benchmark (`docs/HISTORY.md`,
+//! "The historical benchmarks"). Rust has no collector to force, so the workload reports what a loop makes the
 //! allocator do, and how it copes when the allocator is busy:
 //!
 //! * `plain`: one producer submits N tasks back to back, drain timed (ping-pong).

@@ -1,5 +1,5 @@
 //! `batch-budget-*`: how the external batch budget (`LoopConfig::batch_budget`, tasks per tick)
-//! shapes throughput and latency (the historical `MicroBatchBudget`, `benchmarks.md` §2.9,
+//! shapes throughput and latency (the historical `MicroBatchBudget`, `docs/HISTORY.md`,
 //! corrected: no sleeps between bursts, no polling, exact counts, per-batch and per-task units
 //! never mixed).
 //!

@@ -1,5 +1,5 @@
 //! `cas-contention` and `cas-contention-latency`: N producers released together hammer the
-//! loop's ingress (the historical `MicroCASContention`, `benchmarks.md` §2.7, corrected: exact
+//! loop's ingress (the historical `MicroCASContention`, `docs/HISTORY.md`, corrected: exact
 //! split, every task drained and checked, nearest-rank percentiles from a real histogram).
 
 use std::sync::{Arc, Mutex};

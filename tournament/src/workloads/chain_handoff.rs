@@ -1,6 +1,6 @@
 //! `chain-handoff`: one external task starts a 32-deep chain of internal submissions, each hop
 //! submitted from the loop thread by the task before it (the historical
-//! `SubmitInternalChainHandoff`, `benchmarks.md` §2.6). Measures the loop-thread handoff cost
+//! `SubmitInternalChainHandoff`, `docs/HISTORY.md`). Measures the loop-thread handoff cost
 //! alone: the time is taken on the loop thread, from the start of the root task to the end of
 //! the last hop, so the external wake-up that starts each chain is excluded.
 //!

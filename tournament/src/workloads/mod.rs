@@ -74,7 +74,7 @@ impl Mode {
 /// One parameter point of a workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
-    /// Stable id within the workload, e.g. `b=1000`; joins runs (DESIGN.md rule 7).
+    /// Stable id within the workload, e.g. `b=1000`; joins runs (`docs/MEASUREMENT.md` rule 7).
     pub id: String,
     /// Tasks submitted in the timed scope, exactly.
     pub tasks: u64,

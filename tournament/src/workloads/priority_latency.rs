@@ -1,5 +1,5 @@
 //! `priority-latency`: does an internal task overtake queued external work, and how long does
-//! it wait? (the historical `SchedulerPriorityLatency`, `benchmarks.md` §2.6). Per op: the loop
+//! it wait? (the historical `SchedulerPriorityLatency`, `docs/HISTORY.md`). Per op: the loop
 //! is parked inside a task, 64 externals are queued, one internal is submitted, the loop is
 //! released; every task is awaited.
 //!

@@ -1,5 +1,5 @@
 //! `wakeup-*`: what a submit costs depending on the loop's state when it arrives (the historical
-//! `MicroWakeupSyscall`, `benchmarks.md` §2.8, corrected: no keep-alive thread, no sleeps, every
+//! `MicroWakeupSyscall`, `docs/HISTORY.md`, corrected: no keep-alive thread, no sleeps, every
 //! task drained and checked). Each sample reports the producer's **wake syscalls** over the timed
 //! window from the contender's own counters where it keeps them (`Capabilities::wake_accounting`);
 //! for the others the value is a declared gap ("not measured").
@@ -80,7 +80,8 @@ fn running_params(mode: Mode) -> Vec<Param> {
 }
 
 fn sleeping_params(mode: Mode) -> Vec<Param> {
-    // Each round trip costs ~30–65 µs plus the untimed wait for sleep (`anchors.md` §1).
+    // Each round trip costs ~30–65 µs plus the untimed wait for sleep
+    // (`docs/REFERENCE-MACHINE.md`).
     let n = mode.pick(20, 100, 400);
     vec![Param::new(format!("n={n}"), n).with_batch(1)]
 }
