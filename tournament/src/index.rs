@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::record::CellStatus;
 use crate::report;
+use crate::{raw, summarize};
 
 /// File name of the index.
 pub const INDEX_FILE: &str = "README.md";
@@ -46,9 +47,9 @@ pub fn render_index(dir: &Path) -> anyhow::Result<String> {
     );
     for r in &runs {
         let name = r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        match report::load_run(r) {
+        match raw::load_run(r) {
             Ok((samples, p)) => {
-                let rows = report::summarize_for(&samples, Some(&p));
+                let rows = summarize::summarize_for(&samples, Some(&p));
                 let ok = rows.iter().filter(|x| x.status == CellStatus::Ok).count();
                 let valid = match report::validate::validate_dir(r) {
                     Ok(v) if v.is_empty() => "yes".to_string(),

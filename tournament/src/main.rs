@@ -2,8 +2,9 @@
 //!
 //! Exit codes: 0 success; 1 a runtime failure (I/O, corrupt results) or, for `validate`,
 //! violations; 2 bad usage (unknown flag, contender or workload — the message lists the valid
-//! names). `compare`: 0 no regression, 1 regression (or a lost cell), 2 refused (provenance
-//! differs without `--descriptive`) or bad usage / unreadable run folder.
+//! names); 3 `run --strict` when a cell failed, was disqualified or is missing. `compare`: 0 no
+//! regression, 1 regression (or a lost cell), 2 refused (provenance differs without
+//! `--descriptive`) or bad usage / unreadable run folder.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,15 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// How many of the flagship's verdicts two runs (e.g. an A/A pair of the same build) agree
+    /// on: prints the share that differ and every differing comparison. Exit 0, or 1 on bad
+    /// input.
+    VerdictDiff {
+        /// The first run folder.
+        a: PathBuf,
+        /// The second run folder.
+        b: PathBuf,
+    },
     /// Descriptive cross-host table of several runs, with each host's provenance (stdout).
     Merge {
         /// Run folders (one per host).
@@ -114,6 +124,29 @@ struct RunArgs {
     /// Skip the conformance gate (debugging only; recorded in env.json).
     #[arg(long)]
     no_gate: bool,
+    /// Exit with status 3 when any cell failed, was disqualified or is missing (after writing
+    /// the whole report): what CI uses instead of parsing summary.csv.
+    #[arg(long)]
+    strict: bool,
+    /// Practical margin of the verdicts: a paired ratio whose CI lies wholly within ±margin of
+    /// 1 is *equivalent*, wholly beyond it *faster*/*slower* (recorded in env.json).
+    #[arg(long, default_value = "3%", value_parser = tournament::compare::parse_threshold)]
+    margin: f64,
+    /// The contender the verdicts are about (recorded in env.json).
+    #[arg(long, default_value = tournament::verdict::FLAGSHIP)]
+    flagship: String,
+    /// Seed of the per-round shuffle of contender order (default: drawn; recorded in env.json).
+    #[arg(long, value_parser = parse_seed)]
+    seed: Option<u64>,
+}
+
+/// Parses a seed in decimal or `0x` hexadecimal.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("not a 64-bit seed ({e}): {s:?}"))
 }
 
 fn main() -> ExitCode {
@@ -121,8 +154,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run_cmd(args),
         Command::Report { dir } => match report::regenerate(&dir) {
-            Ok(()) => {
-                eprintln!("regenerated {}/summary.csv and SUMMARY.md", dir.display());
+            Ok(outcome) => {
+                eprintln!(
+                    "regenerated {}/{{summary.csv,verdicts.csv,SUMMARY.md,plots/}}",
+                    dir.display()
+                );
+                eprint!("{}", outcome.headline);
                 ExitCode::SUCCESS
             }
             Err(e) => fail(1, &format!("{e:#}")),
@@ -135,6 +172,7 @@ fn main() -> ExitCode {
         Command::Compare { old, new, threshold, descriptive, out } => {
             compare_cmd(&old, &new, threshold, descriptive, out.as_deref())
         }
+        Command::VerdictDiff { a, b } => verdict_diff_cmd(&a, &b),
         Command::Merge { dirs, out } => match tournament::merge::merge_dirs(&dirs) {
             Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
             Err(e) => fail(1, &format!("{e:#}")),
@@ -199,6 +237,26 @@ fn compare_cmd(
     }
 }
 
+fn verdict_diff_cmd(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
+    use tournament::verdict;
+    let (ca, cb) = match (verdict::comparisons_of(a), verdict::comparisons_of(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => return fail(1, &format!("{e:#}")),
+    };
+    let ag = verdict::agreement(&ca, &cb);
+    println!(
+        "verdicts differ on {} of {} common comparisons ({:.1}%); {} unmatched",
+        ag.common - ag.same,
+        ag.common,
+        100.0 * ag.differ_share(),
+        ag.unmatched
+    );
+    for (w, p, o, x, y) in &ag.differ {
+        println!("  {w} {p} vs {o}: {} → {}", x.as_str(), y.as_str());
+    }
+    ExitCode::SUCCESS
+}
+
 fn fail(code: u8, msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(code)
@@ -220,6 +278,16 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(2, &e),
     };
+    if !contenders.iter().any(|c| c.id == args.flagship) {
+        return fail(
+            2,
+            &format!(
+                "--flagship {:?} is not among the selected contenders; valid: {}",
+                args.flagship,
+                contenders.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
     let plan = RunPlan {
         mode,
         samples: args.samples.unwrap_or_else(|| mode.default_samples()),
@@ -229,10 +297,24 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         out_dir: args.resume.or(args.out),
         gate: !args.no_gate,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        seed: args.seed,
+        margin: args.margin,
+        flagship: args.flagship,
     };
     match run::execute(&plan) {
-        Ok(dir) => {
+        Ok((dir, outcome)) => {
+            eprint!("\n{}", outcome.headline);
             println!("{}", dir.display());
+            if args.strict && !outcome.failed_cells.is_empty() {
+                eprintln!(
+                    "--strict: {} cell(s) failed, were disqualified or are missing:",
+                    outcome.failed_cells.len()
+                );
+                for c in &outcome.failed_cells {
+                    eprintln!("  {c}");
+                }
+                return ExitCode::from(3);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(1, &format!("{e:#}")),

@@ -1,5 +1,5 @@
-//! `tournament merge DIR...`: a descriptive cross-host table of several runs (e.g. the Linux
-//! and macOS jobs of `.github/workflows/bench.yml`).
+//! `tournament merge DIR...`: a descriptive cross-host table of several runs (e.g. run
+//! folders downloaded from several hosts' `.github/workflows/bench.yml` jobs).
 //!
 //! Runs on different hosts cannot be compared statistically (`docs/MEASUREMENT.md` rule 8): the
 //! table is labelled descriptive, prints each host's provenance, and per cell shows each run's own
@@ -15,19 +15,19 @@ use anyhow::Context;
 
 use crate::env::Provenance;
 use crate::record::SummaryRow;
-use crate::report;
+use crate::{raw, summarize};
 
 /// Renders the merged markdown of the run folders `dirs` (at least one).
 ///
 /// # Errors
-/// No folder given, or a folder cannot be loaded (`report::load_run`), naming the folder.
+/// No folder given, or a folder cannot be loaded (`raw::load_run`), naming the folder.
 pub fn merge_dirs(dirs: &[PathBuf]) -> anyhow::Result<String> {
     anyhow::ensure!(!dirs.is_empty(), "merge needs at least one run folder");
     let mut runs: Vec<(PathBuf, Provenance, Vec<SummaryRow>)> = Vec::new();
     for d in dirs {
         let (samples, prov) =
-            report::load_run(d).with_context(|| format!("run {}", d.display()))?;
-        let rows = report::summarize_for(&samples, Some(&prov));
+            raw::load_run(d).with_context(|| format!("run {}", d.display()))?;
+        let rows = summarize::summarize_for(&samples, Some(&prov));
         runs.push((d.clone(), prov, rows));
     }
     Ok(render(&runs))
@@ -135,5 +135,5 @@ fn esc(s: &str) -> String {
 
 /// Whether `dir` looks like a run folder (holds `env.json` and `raw.jsonl`).
 pub fn is_run_dir(dir: &Path) -> bool {
-    dir.join(crate::env::ENV_FILE).is_file() && dir.join(report::RAW_JSONL).is_file()
+    dir.join(crate::env::ENV_FILE).is_file() && dir.join(raw::RAW_JSONL).is_file()
 }

@@ -185,8 +185,13 @@ impl CellStatus {
 /// Cells need at least this many ok samples to be `ok` (a median with a 95% CI needs ≥ 5).
 pub const MIN_SAMPLES_FOR_OK: usize = 5;
 
-/// A cell whose coefficient of variation exceeds this (percent) is `unstable` (DESIGN.md rule 6).
-pub const UNSTABLE_CV_PCT: f64 = 20.0;
+/// A cell whose robust spread (`rcv_pct`: 1.4826 × MAD / median, percent) exceeds this is
+/// `unstable`. Chosen from same-build A/A runs on the reference VM (docs/MEASUREMENT.md,
+/// "Stability"): above it a cell's median moved between the two runs by more than its own
+/// confidence interval far more often than below it. Unstable cells keep their numbers and their
+/// paired verdicts (whose confidence intervals already widen with the spread); the flag tells a
+/// reader not to trust their ranking by medians.
+pub const UNSTABLE_RCV_PCT: f64 = 25.0;
 
 /// Unit of the primary metric of a per-task workload (the `unit` column of `summary.csv`).
 pub const UNIT_NS_PER_TASK: &str = "ns/task";
@@ -208,14 +213,14 @@ pub fn is_memory_workload(workload: &str) -> bool {
 }
 
 /// One row of `summary.csv`: one cell (workload × param × contender) of a run, reduced from its
-/// raw samples by `report::summarize`. Column names carry their units; `results/SCHEMA.md`
+/// raw samples by `summarize::summarize`. Column names carry their units; `results/SCHEMA.md`
 /// documents every column.
 ///
 /// **Per-task and per-op never mix.** The primary metric of a cell is wall ns per task
 /// (`unit` = `ns/task`, the `*_ns_per_task` timing columns are filled and the `*_ns_per_op`
 /// ones empty) or, for workloads whose samples carry [`RawSample::ops`], wall ns per operation
 /// (`unit` = the workload's unit, e.g. `ns/batch`; the `*_ns_per_op` columns are filled and the
-/// `*_ns_per_task` timing columns empty). `cv_pct` and the ratios are unitless and refer to the
+/// `*_ns_per_task` timing columns empty). `cv_pct`, `rcv_pct` and the ratios are unitless and refer to the
 /// primary metric. CPU ns, blocks, wake syscalls and allocations are always per task.
 ///
 /// Timing statistics are over the cell's **ok** samples; they are empty (`None`) unless the cell
@@ -227,7 +232,7 @@ pub fn is_memory_workload(workload: &str) -> bool {
 ///
 /// | columns | decimals |
 /// |---|---|
-/// | `*_ns_per_task`, `*_ns_per_op`, `cv_pct`, `tasks_per_op`, `alloc*_per_task` | 3 |
+/// | `*_ns_per_task`, `*_ns_per_op`, `cv_pct`, `rcv_pct`, `tasks_per_op`, `alloc*_per_task` | 3 |
 /// | `blocks_per_task`, `wake_syscalls_per_task` | 6 |
 /// | `ratio_to_baseline`, `ratio_to_best` | 4 |
 ///
@@ -299,6 +304,10 @@ pub struct SummaryRow {
     /// Coefficient of variation of the per-sample primary metric, percent; empty below 2 samples.
     #[serde(with = "fixed3")]
     pub cv_pct: Option<f64>,
+    /// Robust spread of the per-sample primary metric, percent: 1.4826 × MAD / median × 100
+    /// (`stats::robust_cv_pct`); what the `unstable` status is judged on. Empty below 2 samples.
+    #[serde(with = "fixed3")]
+    pub rcv_pct: Option<f64>,
     /// Median of per-sample process CPU ns/task (all threads, user + system).
     #[serde(with = "fixed3")]
     pub cpu_ns_per_task: Option<f64>,

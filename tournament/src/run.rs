@@ -12,9 +12,8 @@
 //! between plateaus within seconds on the reference VM (`docs/REFERENCE-MACHINE.md`) — hits every
 //! contender alike.
 
-use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,10 +21,13 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use anyhow::{Context, bail};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::contenders::{self, Contender};
 use crate::env::{self, Provenance};
 use crate::harness::SampleError;
+use crate::raw::{self, RawWriter, ResumeIndex};
 use crate::record::{RAW_SCHEMA_VERSION, RawMetric, RawSample, SampleStatus};
 use crate::report;
 use crate::stats;
@@ -51,6 +53,13 @@ pub struct RunPlan {
     pub gate: bool,
     /// The command line, recorded in env.json.
     pub command_line: String,
+    /// Seed of the per-round shuffle of contender order (`--seed`); `None` draws one from the
+    /// clock. Recorded in env.json (`run.shuffle_seed`) either way.
+    pub seed: Option<u64>,
+    /// Practical margin of the verdicts, a fraction (0.03 = 3%); recorded in env.json.
+    pub margin: f64,
+    /// The contender the verdicts are about; recorded in env.json.
+    pub flagship: String,
 }
 
 /// Resolves comma-separated ids against a list of valid ids.
@@ -97,63 +106,23 @@ pub fn select_workloads(wanted: Option<&[String]>) -> Result<Vec<&'static Worklo
     select("workload", wanted, WORKLOADS.iter().collect(), |w| w.id)
 }
 
-/// Appends raw records to `raw.jsonl`, flushing each line so a crash loses nothing written.
-struct RawWriter {
-    out: BufWriter<File>,
-}
-
-impl RawWriter {
-    fn create(path: &Path) -> anyhow::Result<Self> {
-        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Self { out: BufWriter::new(f) })
-    }
-
-    /// Opens an existing `raw.jsonl` for appending. Refuses a file whose last line is cut off
-    /// (an interrupted write): appending after it would corrupt the next record too.
-    fn append(path: &Path) -> anyhow::Result<Self> {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {} to resume", path.display()))?;
-        let len = f.metadata()?.len();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            f.seek(SeekFrom::Start(len - 1))?;
-            f.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                bail!(
-                    "{} ends with a partial line (an interrupted write); delete that last \
-                     line, then resume",
-                    path.display()
-                );
-            }
-        }
-        Ok(Self { out: BufWriter::new(f) })
-    }
-
-    fn write(&mut self, rec: &RawSample) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.out, rec)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()?;
-        Ok(())
-    }
-}
-
-/// Executes the plan and returns the run folder.
+/// Executes the plan and returns the run folder with the report's outcome (headline, failed
+/// cells).
 ///
 /// # Errors
 /// The output folder exists with a `raw.jsonl` (without `resume`); with `resume`, the folder
 /// holds no run, a corrupt one, or one whose env.json describes another plan or build; writing
 /// fails; or the written folder fails validation (see `report::validate`). Failed (or
 /// panicking) samples do not fail the run: they are recorded with their reason.
-pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
+pub fn execute(plan: &RunPlan) -> anyhow::Result<(PathBuf, report::Outcome)> {
     let (dir, prov, done_before) = if plan.resume {
         prepare_resume(plan)?
     } else {
-        let prov = Provenance::capture(plan_info(plan))?;
+        let mut info = plan_info(plan);
+        info.shuffle_seed = Some(plan.seed.unwrap_or_else(draw_seed));
+        let prov = Provenance::capture(info)?;
         let dir = plan.out_dir.clone().unwrap_or_else(|| Path::new("results").join(&prov.run_id));
-        if dir.join(report::RAW_JSONL).exists() {
+        if dir.join(raw::RAW_JSONL).exists() {
             bail!(
                 "{} already holds a run (raw.jsonl exists); choose another --out, or continue \
                  it with --resume {}",
@@ -163,12 +132,12 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
         }
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         prov.write_json(&dir)?;
-        (dir, prov, Done::default())
+        (dir, prov, ResumeIndex::default())
     };
     eprintln!("run {} → {}", prov.run_id, dir.display());
 
     let disqualified = if plan.gate { gate_all(plan) } else { Vec::new() };
-    let raw_path = dir.join(report::RAW_JSONL);
+    let raw_path = dir.join(raw::RAW_JSONL);
     let mut raw =
         if plan.resume { RawWriter::append(&raw_path)? } else { RawWriter::create(&raw_path)? };
     let cells = plan_cells(plan);
@@ -177,11 +146,12 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
         .flat_map(|cell| {
             cell.measured.iter().flat_map(move |c| (0..plan.samples).map(move |s| (cell, c, s)))
         })
-        .filter(|(cell, c, s)| !done_before.has_sample(cell, c.id, *s))
+        .filter(|(cell, c, s)| !done_before.has_sample(cell.workload.id, &cell.param.id, c.id, *s))
         .count();
     let mut progress = Progress::new(total as u64);
 
-    for cell in &cells {
+    let seed = prov.run.shuffle_seed;
+    for (cell_index, cell) in cells.iter().enumerate() {
         let base = |contender: &str, sample: u32, status, reason: Option<String>| RawSample {
             schema: RAW_SCHEMA_VERSION,
             run_id: prov.run_id.clone(),
@@ -203,7 +173,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
             metrics: Vec::new(),
         };
         for (c, why) in &cell.gaps {
-            if !done_before.has_gap(cell, c.id) {
+            if !done_before.has_gap(cell.workload.id, &cell.param.id, c.id) {
                 raw.write(&base(c.id, 0, SampleStatus::Unsupported, Some(why.clone())))?;
             }
         }
@@ -211,7 +181,8 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
         for c in &cell.measured {
             match disqualified.iter().find(|(id, _)| id == &c.id) {
                 Some((_, why)) => {
-                    if !done_before.has_gap(cell, c.id) && !done_before.has_any_sample(cell, c.id) {
+                    let (w, p) = (cell.workload.id, cell.param.id.as_str());
+                    if !done_before.has_gap(w, p, c.id) && !done_before.has_any_sample(w, p, c.id) {
                         raw.write(&base(c.id, 0, SampleStatus::Disqualified, Some(why.clone())))?;
                     }
                 }
@@ -219,8 +190,8 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
             }
         }
         for s in 0..plan.samples {
-            for c in &measured {
-                if done_before.has_sample(cell, c.id, s) {
+            for &c in round_order(&measured, seed, cell_index, s) {
+                if done_before.has_sample(cell.workload.id, &cell.param.id, c.id, s) {
                     continue;
                 }
                 progress.start(&format!("{} {} {} #{s}", cell.workload.id, cell.param.id, c.id));
@@ -256,9 +227,12 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<PathBuf> {
     }
     drop(raw);
     progress.done();
-    report::regenerate(&dir)?;
-    eprintln!("wrote {}/{{raw.jsonl,summary.csv,SUMMARY.md,env.json,plots/}}", dir.display());
-    Ok(dir)
+    let outcome = report::regenerate(&dir)?;
+    eprintln!(
+        "wrote {}/{{raw.jsonl,summary.csv,verdicts.csv,SUMMARY.md,env.json,plots/}}",
+        dir.display()
+    );
+    Ok((dir, outcome))
 }
 
 /// The text of a panic payload (`&str` or `String`), else a placeholder.
@@ -272,34 +246,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Records already present in the `raw.jsonl` of a resumed run.
-#[derive(Default)]
-struct Done {
-    /// (workload, param, contender, sample) of every ok or failed sample.
-    samples: HashSet<(String, String, String, u32)>,
-    /// (workload, param, contender) of every gap record.
-    gaps: HashSet<(String, String, String)>,
-}
-
-impl Done {
-    fn key(cell: &Cell, c: &str) -> (String, String, String) {
-        (cell.workload.id.to_string(), cell.param.id.clone(), c.to_string())
-    }
-    fn has_sample(&self, cell: &Cell, c: &str, s: u32) -> bool {
-        let (w, p, c) = Self::key(cell, c);
-        self.samples.contains(&(w, p, c, s))
-    }
-    fn has_any_sample(&self, cell: &Cell, c: &str) -> bool {
-        let (w, p, c) = Self::key(cell, c);
-        self.samples.iter().any(|(a, b, d, _)| *a == w && *b == p && *d == c)
-    }
-    fn has_gap(&self, cell: &Cell, c: &str) -> bool {
-        self.gaps.contains(&Self::key(cell, c))
-    }
-}
-
 /// Checks that `plan.out_dir` holds a run of the same plan and build, and loads what it holds.
-fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Done)> {
+fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, ResumeIndex)> {
     let Some(dir) = plan.out_dir.clone() else {
         bail!("--resume needs the run folder to continue");
     };
@@ -307,6 +255,11 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Done)>
         .with_context(|| format!("{} holds no resumable run", dir.display()))?;
     let mut want = plan_info(plan);
     want.command_line = prov.run.command_line.clone();
+    // The order of contenders within a round follows the run's own seed, whatever this
+    // command would have drawn.
+    want.shuffle_seed = prov.run.shuffle_seed;
+    want.margin = prov.run.margin;
+    want.flagship = prov.run.flagship.clone();
     // More samples per cell than the run started with extends it (how `make bench-ab`
     // alternates two builds in rounds); anything else about the plan must be identical.
     let extends = want.samples > prov.run.samples;
@@ -360,36 +313,22 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Done)>
         prov.run.samples = want.samples;
         prov.write_json(&dir)?;
     }
-    let raw_path = dir.join(report::RAW_JSONL);
-    let mut done = Done::default();
-    if raw_path.exists() {
-        for s in report::read_raw(&raw_path)? {
-            if s.run_id != prov.run_id {
-                bail!(
-                    "{}: record of run {:?} in run {:?}",
-                    raw_path.display(),
-                    s.run_id,
-                    prov.run_id
-                );
-            }
-            let key = (s.workload, s.param, s.contender);
-            match s.status {
-                SampleStatus::Ok | SampleStatus::Failed => {
-                    done.samples.insert((key.0, key.1, key.2, s.sample));
-                }
-                SampleStatus::Unsupported | SampleStatus::Disqualified => {
-                    done.gaps.insert(key);
-                }
-            }
+    let raw_path = dir.join(raw::RAW_JSONL);
+    let done = if raw_path.exists() {
+        let records = raw::read_raw(&raw_path)?;
+        if let Some(s) = records.iter().find(|s| s.run_id != prov.run_id) {
+            bail!("{}: record of run {:?} in run {:?}", raw_path.display(), s.run_id, prov.run_id);
         }
+        ResumeIndex::new(&records)
     } else {
         File::create(&raw_path).with_context(|| format!("creating {}", raw_path.display()))?;
-    }
+        ResumeIndex::default()
+    };
     eprintln!(
         "resuming {}: {} samples and {} gap records already recorded",
         dir.display(),
-        done.samples.len(),
-        done.gaps.len()
+        done.sample_count(),
+        done.gap_count()
     );
     Ok((dir, prov, done))
 }
@@ -510,6 +449,38 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
     cells
 }
 
+/// A fresh shuffle seed from the clock and the process id (reproducibility comes from recording
+/// it in env.json, not from choosing it).
+fn draw_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // SplitMix64's finaliser (Steele, Lea and Flood, "Fast splittable pseudorandom number
+    // generators", OOPSLA 2014) spreads the bits of clock and pid over the whole word.
+    let mut z = nanos ^ (u64::from(std::process::id()) << 32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The order in which the contenders of cell `cell_index` take their sample `round`: a
+/// Fisher–Yates shuffle (Knuth, TAOCP vol. 2, Algorithm 3.4.2 P) driven by a `ChaCha8Rng`
+/// seeded with `seed` on stream `cell_index × 2³² + round`, so no contender always runs right
+/// after the same one, and the order is reproducible from env.json alone. `None` (a run recorded
+/// before the shuffle existed) keeps the registry order.
+pub fn round_order<'a, T>(items: &'a [T], seed: Option<u64>, cell_index: usize, round: u32) -> Vec<&'a T> {
+    let mut out: Vec<&T> = items.iter().collect();
+    let Some(seed) = seed else { return out };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((cell_index as u64) << 32) | u64::from(round));
+    for i in (1..out.len()).rev() {
+        // Lemire's multiply-shift onto 0..=i (bias below (i+1)/2⁶⁴).
+        let j = ((u128::from(rng.next_u64()) * (i as u128 + 1)) >> 64) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
 /// Runs the gate on every selected contender; returns the disqualified ones with the violation.
 fn gate_all(plan: &RunPlan) -> Vec<(&'static str, String)> {
     // The gate's panic-isolation checks panic on purpose; the default hook would print each one
@@ -552,6 +523,9 @@ fn plan_info(plan: &RunPlan) -> env::RunInfo {
             .collect(),
         gate: plan.gate,
         command_line: plan.command_line.clone(),
+        shuffle_seed: plan.seed,
+        margin: Some(plan.margin),
+        flagship: Some(plan.flagship.clone()),
     }
 }
 
@@ -604,6 +578,29 @@ mod tests {
         assert_eq!(sample_line(spec("ping-pong"), Some(16.24), &[]), "16.2 ns/task");
         assert_eq!(sample_line(spec("batch-budget-latency"), Some(900.0), &[]), "900.0 ns/batch");
         assert_eq!(sample_line(spec("burst"), None, &[]), "no task ran");
+    }
+
+    #[test]
+    fn round_order_is_a_seeded_permutation_with_no_fixed_neighbour() {
+        let ids = ["a", "b", "c", "d", "e"];
+        assert_eq!(round_order(&ids, None, 3, 7), ids.iter().collect::<Vec<_>>());
+        let mut follows = std::collections::HashSet::new();
+        let mut orders = std::collections::HashSet::new();
+        for round in 0..40 {
+            let o = round_order(&ids, Some(42), 1, round);
+            let mut sorted: Vec<&&str> = o.clone();
+            sorted.sort();
+            assert_eq!(sorted, ids.iter().collect::<Vec<_>>(), "not a permutation");
+            assert_eq!(o, round_order(&ids, Some(42), 1, round), "not reproducible");
+            for w in o.windows(2) {
+                follows.insert((*w[0], *w[1]));
+            }
+            orders.insert(o);
+        }
+        // Over 40 rounds every contender ran right after every other one.
+        assert_eq!(follows.len(), ids.len() * (ids.len() - 1));
+        assert!(orders.len() > 20);
+        assert_ne!(round_order(&ids, Some(42), 1, 0), round_order(&ids, Some(43), 1, 0));
     }
 
     #[test]

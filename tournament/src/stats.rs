@@ -335,3 +335,123 @@ pub fn normal_quantile(p: f64) -> f64 {
     }
     0.5 * (lo + hi)
 }
+
+/// Median absolute deviation from the median, unscaled: median(|xᵢ − median(x)|) (F. R. Hampel,
+/// "The influence curve and its role in robust estimation", JASA 69, 1974). Units: those of the
+/// input. `None` for an empty slice.
+pub fn mad(xs: &[f64]) -> Option<f64> {
+    let m = median(xs)?;
+    let dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    median(&dev)
+}
+
+/// Scale factor that makes the MAD a consistent estimator of the standard deviation for normal
+/// data: 1 / Φ⁻¹(3/4) ≈ 1.4826 (P. J. Rousseeuw and C. Croux, "Alternatives to the median absolute
+/// deviation", JASA 88, 1993).
+pub const MAD_TO_SD: f64 = 1.4826;
+
+/// Robust coefficient of variation in percent: [`MAD_TO_SD`] × [`mad`] / |median| × 100. Unlike
+/// [`cv_pct`] (sd / mean) it is not inflated by one slow outlier of a skewed timing distribution,
+/// and it equals the CV for normal data. `None` for fewer than two values or a zero median.
+pub fn robust_cv_pct(xs: &[f64]) -> Option<f64> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let m = median(xs)?;
+    if m == 0.0 {
+        return None;
+    }
+    Some(MAD_TO_SD * mad(xs)? / m.abs() * 100.0)
+}
+
+/// Null distribution of the Wilcoxon signed-rank statistic T⁺ for `n` pairs without ties:
+/// element `t` is P(T⁺ = t) for t in 0..=n(n+1)/2, computed exactly by the recurrence over the
+/// ranks 1..=n (each rank joins T⁺ with probability ½; F. Wilcoxon, "Individual comparisons by
+/// ranking methods", Biometrics Bulletin 1, 1945). Probabilities are halved at each step, so
+/// they stay exact in `f64` for the sample counts used here (n ≤ 1,000).
+pub fn signed_rank_null(n: usize) -> Vec<f64> {
+    let max = n * (n + 1) / 2;
+    let mut p = vec![0.0; max + 1];
+    p[0] = 1.0;
+    for rank in 1..=n {
+        let top = rank * (rank + 1) / 2;
+        for t in (0..=top).rev() {
+            let with = if t >= rank { p[t - rank] } else { 0.0 };
+            p[t] = 0.5 * (p[t] + with);
+        }
+    }
+    p
+}
+
+/// The order-statistic index of the Hodges–Lehmann confidence interval for `n` pairs: the
+/// largest k ≥ 1 such that P(T⁺ ≤ k − 1) ≤ α/2, where α = 1 − [`CI_LEVEL_PCT`]/100 (Hollander,
+/// Wolfe and Chicken, *Nonparametric Statistical Methods*, 3rd ed., 2014, §3.3, with
+/// C_α = n(n+1)/2 + 1 − t_{α/2}). Returns `(k, achieved confidence)`, the confidence being
+/// 1 − 2·P(T⁺ ≤ k − 1) ≥ the nominal level. `None` when no interval reaches the nominal level
+/// (n < 6 at 95%).
+pub fn signed_rank_ci_index(n: usize) -> Option<(usize, f64)> {
+    let alpha = 1.0 - CI_LEVEL_PCT / 100.0;
+    let null = signed_rank_null(n);
+    let mut cum = 0.0;
+    let mut best = None;
+    for (k_minus_1, p) in null.iter().enumerate() {
+        cum += p;
+        if cum <= alpha / 2.0 {
+            best = Some((k_minus_1 + 1, 1.0 - 2.0 * cum));
+        } else {
+            break;
+        }
+    }
+    best
+}
+
+/// A paired ratio of two contenders' per-sample values with its confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairedRatio {
+    /// Number of pairs the estimate uses.
+    pub n: usize,
+    /// Point estimate of the typical ratio a/b (unitless; < 1 means `a` took less time).
+    pub ratio: f64,
+    /// Lower end of the confidence interval of the ratio.
+    pub low: f64,
+    /// Upper end of the confidence interval of the ratio.
+    pub high: f64,
+    /// Achieved confidence of `[low, high]`, in (0, 1]: at least [`CI_LEVEL_PCT`]/100.
+    pub confidence: f64,
+}
+
+/// Paired comparison of two contenders from samples taken side by side: pair *i* holds
+/// `(aᵢ, bᵢ)`, the values of A and B measured in the same round (so both saw the same machine
+/// state). Works on the log-ratios dᵢ = ln aᵢ − ln bᵢ: the estimate is the Hodges–Lehmann
+/// estimator (the median of the n(n+1)/2 Walsh averages (dᵢ + dⱼ)/2, i ≤ j) and the interval is
+/// the distribution-free one that inverts the Wilcoxon signed-rank test (J. L. Hodges and
+/// E. L. Lehmann, "Estimates of location based on rank tests", Ann. Math. Statist. 34, 1963;
+/// Hollander, Wolfe and Chicken 2014, §3.2–3.3), both mapped back by exp. The assumption is that
+/// the log-ratios are symmetric about their centre; no normality is assumed, and slow outliers of
+/// either side move the estimate little.
+///
+/// Deterministic (sorting by IEEE total order). `None` when fewer than 6 pairs remain (no 95%
+/// interval exists), or any value is not finite and positive (a ratio of times needs both).
+pub fn paired_ratio(pairs: &[(f64, f64)]) -> Option<PairedRatio> {
+    if pairs.iter().any(|(a, b)| !(a.is_finite() && b.is_finite() && *a > 0.0 && *b > 0.0)) {
+        return None;
+    }
+    let d: Vec<f64> = pairs.iter().map(|(a, b)| a.ln() - b.ln()).collect();
+    let n = d.len();
+    let (k, confidence) = signed_rank_ci_index(n)?;
+    let mut walsh = Vec::with_capacity(n * (n + 1) / 2);
+    for i in 0..n {
+        for j in i..n {
+            walsh.push(0.5 * (d[i] + d[j]));
+        }
+    }
+    walsh.sort_unstable_by(cmp_f64);
+    let m = walsh.len();
+    Some(PairedRatio {
+        n,
+        ratio: median_of_sorted(&walsh).exp(),
+        low: walsh[k - 1].exp(),
+        high: walsh[m - k].exp(),
+        confidence,
+    })
+}

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use tournament::env::WorkloadInfo;
 use tournament::record::{CellStatus, MemoryColumns, RawMetric, RawSample, SampleStatus};
-use tournament::report::{self, SUMMARY_COLUMNS, regenerate};
+use tournament::report::{SUMMARY_COLUMNS, regenerate};
+use tournament::summarize;
 
 mod report_fixture;
 use report_fixture::*;
@@ -176,7 +177,7 @@ fn memory_rows_columns_table_and_byte_identical_regeneration() {
     // No ranked time table (and no "fastest") for the memory workload.
     assert!(!md1.contains("#### `footprint`"), "{md1}");
     assert!(!md1.contains("Median bytes"), "{md1}");
-    let rows = report::summarize(&{
+    let rows = summarize::summarize(&{
         let mut v = footprint_samples();
         v.truncate(3);
         v
@@ -232,7 +233,7 @@ fn a_failed_footprint_sample_fails_its_cell_without_numbers() {
         reason: Some("submit rejected: loop has been terminated".into()),
         ..fp(Q, "main", 5, Vec::new())
     });
-    let rows = report::summarize(&v);
+    let rows = summarize::summarize(&v);
     let r = rows.iter().find(|r| r.param == Q && r.contender == "main").unwrap();
     assert_eq!(r.status, CellStatus::Failed);
     assert!(r.memory.is_none());

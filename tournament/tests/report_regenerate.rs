@@ -4,7 +4,9 @@ use std::fs;
 use std::path::Path;
 
 use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
-use tournament::report::{self, regenerate, summarize};
+use tournament::raw;
+use tournament::report::regenerate;
+use tournament::summarize::{self, summarize};
 
 mod report_fixture;
 use report_fixture::*;
@@ -310,5 +312,5 @@ fn read_raw_skips_blank_lines() {
     let path = tmp.path().join("raw.jsonl");
     let text = fs::read_to_string(&path).unwrap().replace('\n', "\n\n");
     fs::write(&path, text).unwrap();
-    assert_eq!(report::read_raw(&path).unwrap(), samples());
+    assert_eq!(raw::read_raw(&path).unwrap(), samples());
 }

@@ -175,3 +175,56 @@ fn normal_quantile_matches_tabulated_values() {
     let z = normal_quantile(1.0 - 0.05 / 1000.0);
     assert!((z - 3.8906).abs() < 1e-3, "{z}");
 }
+
+#[test]
+fn robust_spread_ignores_one_outlier_that_the_cv_does_not() {
+    let xs = [100.0, 101.0, 99.0, 100.0, 102.0, 98.0, 100.0, 400.0];
+    assert_eq!(stats::mad(&xs), Some(1.0));
+    let rcv = stats::robust_cv_pct(&xs).unwrap();
+    assert!((rcv - 1.4826).abs() < 1e-9, "{rcv}");
+    assert!(cv_pct(&xs).unwrap() > 80.0);
+    assert_eq!(stats::robust_cv_pct(&[5.0]), None);
+    assert_eq!(stats::robust_cv_pct(&[0.0, 0.0, 0.0]), None);
+}
+
+/// Against the published critical values of the Wilcoxon signed-rank test (two-sided α = 0.05:
+/// n = 6 → 0, 8 → 3, 10 → 8, 15 → 25, 20 → 52; e.g. Hollander, Wolfe and Chicken 2014, Table
+/// A.4): the CI index k is the critical value + 1, and n = 5 admits no 95% interval.
+#[test]
+fn signed_rank_ci_index_matches_the_tables() {
+    let p = stats::signed_rank_null(3);
+    let want = [1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0].map(|x| x / 8.0);
+    assert_eq!(p, want);
+    assert_eq!(stats::signed_rank_ci_index(5), None);
+    for (n, crit) in [(6, 0), (8, 3), (10, 8), (15, 25), (20, 52)] {
+        let (k, conf) = stats::signed_rank_ci_index(n).unwrap();
+        assert_eq!(k, crit + 1, "n = {n}");
+        assert!(conf >= 0.95 && conf < 0.99, "n = {n}: {conf}");
+    }
+    assert_eq!(stats::signed_rank_ci_index(6).unwrap().1, 1.0 - 2.0 / 64.0);
+}
+
+#[test]
+fn paired_ratio_is_hodges_lehmann_on_log_ratios() {
+    // Constant ratio: estimate and interval are exactly it.
+    let pairs: Vec<(f64, f64)> = (1..=8).map(|i| (0.5 * f64::from(i), f64::from(i))).collect();
+    let r = stats::paired_ratio(&pairs).unwrap();
+    assert_eq!(r.n, 8);
+    assert!((r.ratio - 0.5).abs() < 1e-12 && (r.low - 0.5).abs() < 1e-12);
+    // Ratios e^{-2..=3} (log-ratios -2..=3 symmetric about 0.5): HL estimate e^{0.5}; with n = 6
+    // the interval is the extreme Walsh averages, e^{-2} .. e^{3}.
+    let pairs: Vec<(f64, f64)> = (-2..=3).map(|d| (f64::from(d).exp(), 1.0)).collect();
+    let r = stats::paired_ratio(&pairs).unwrap();
+    assert!((r.ratio.ln() - 0.5).abs() < 1e-12, "{r:?}");
+    assert!((r.low.ln() + 2.0).abs() < 1e-12 && (r.high.ln() - 3.0).abs() < 1e-12, "{r:?}");
+    // One wild pair moves the estimate little (robust), unlike a mean of ratios.
+    let mut pairs: Vec<(f64, f64)> = (0..10).map(|i| (1.0 + 0.01 * f64::from(i), 1.0)).collect();
+    pairs[9] = (50.0, 1.0);
+    let r = stats::paired_ratio(&pairs).unwrap();
+    assert!(r.ratio < 1.06, "{r:?}");
+    assert!(r.low <= r.ratio && r.ratio <= r.high);
+    // Not a time: refused.
+    assert_eq!(stats::paired_ratio(&[(0.0, 1.0); 8]), None);
+    assert_eq!(stats::paired_ratio(&[(f64::NAN, 1.0); 8]), None);
+    assert_eq!(stats::paired_ratio(&[(1.0, 1.0); 5]), None);
+}

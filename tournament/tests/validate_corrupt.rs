@@ -5,7 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use tournament::record::SampleStatus;
-use tournament::report::{self, validate::validate_dir};
+use tournament::report::validate::validate_dir;
+use tournament::summarize;
 
 mod report_fixture;
 use report_fixture::*;
@@ -149,7 +150,7 @@ fn per_op_samples_never_mix_with_per_task() {
     p.run.workloads[0].unit = "ns/batch".into();
     p.write_json(tmp.path()).unwrap();
     report::regenerate(tmp.path()).unwrap();
-    let rows = report::summarize_for(&s, Some(&p));
+    let rows = summarize::summarize_for(&s, Some(&p));
     let r = row(&rows, "burst", "b=100", "main");
     assert_eq!(r.unit, "ns/batch");
     assert_eq!(r.median_ns_per_task, None);

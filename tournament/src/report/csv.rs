@@ -80,7 +80,7 @@ pub fn write_csv(dir: &Path, rows: &[SummaryRow]) -> anyhow::Result<()> {
 
 /// Column names of `summary.csv`, in order (the fields of [`SummaryRow`]; documented in
 /// `results/SCHEMA.md`).
-pub const HEADER: [&str; 37] = [
+pub const HEADER: [&str; 38] = [
     "workload",
     "param",
     "contender",
@@ -105,6 +105,7 @@ pub const HEADER: [&str; 37] = [
     "min_ns_per_op",
     "max_ns_per_op",
     "cv_pct",
+    "rcv_pct",
     "cpu_ns_per_task",
     "blocks_per_task",
     "wake_syscalls_per_task",

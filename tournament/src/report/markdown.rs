@@ -1,24 +1,24 @@
-//! `SUMMARY.md`: provenance header, how to read the tables, one ranked table per
-//! (workload, param), and the list of declared gaps, failures and unstable cells.
+//! `SUMMARY.md`, answer first: the verdicts, then the details — how to read the tables, one
+//! ranked table per (workload, param), declared gaps, failures and unstable cells, provenance.
 //!
-//! Display precision (the CSV keeps more): ns values 1 decimal, CV 1 decimal, ratios 2
+//! Display precision (the CSV keeps more): ns values 1 decimal, spread 1 decimal, ratios 2
 //! decimals, per-task counts 4 decimals; `—` means not applicable / not measured.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::headline;
 use super::plots::{PLOTS_DIR, bar_plot_name, sweep_of, sweep_plot_name};
+use super::text::{NA, code, esc, group_thousands, int, num};
 use crate::env::{Provenance, WorkloadInfo};
 use crate::record::{
-    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RawSample, SummaryRow, UNSTABLE_CV_PCT,
+    BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, RawSample, SummaryRow, UNSTABLE_RCV_PCT,
 };
 use crate::stats;
+use crate::verdict::Comparison;
 
 /// File name of the markdown summary inside a run folder.
 pub const SUMMARY_MD: &str = "SUMMARY.md";
-
-/// Placeholder for an empty value.
-const NA: &str = "—";
 
 /// Writes `dir/SUMMARY.md` (atomically: temporary file, then rename).
 ///
@@ -33,58 +33,44 @@ pub fn write_markdown(
     super::write_atomic(dir, SUMMARY_MD, render_markdown(rows, prov, samples).as_bytes())
 }
 
-/// Escapes text for a markdown table cell or list item: backslashes and pipes (which would
-/// split a table cell) are escaped, `<` is written `&lt;` (so text is never read as HTML), line
-/// breaks become spaces.
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace('<', "&lt;").replace(['\n', '\r'], " ")
-}
-
-/// Inline code span that survives backticks in the text. Only pipes are escaped: inside a code
-/// span GFM tables still need `\|`, while backslashes are literal.
-fn code(s: &str) -> String {
-    let s = s.replace('|', "\\|").replace(['\n', '\r'], " ");
-    if s.contains('`') { format!("`` {s} ``") } else { format!("`{s}`") }
-}
-
-fn num(v: Option<f64>, decimals: usize) -> String {
-    v.map_or_else(|| NA.to_string(), |x| format!("{x:.decimals$}"))
-}
-
-fn int(v: Option<u64>) -> String {
-    v.map_or_else(|| NA.to_string(), group_thousands)
-}
-
-/// `1234567` → `1,234,567`.
-fn group_thousands(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 fn ratio(v: Option<f64>) -> String {
     v.map_or_else(|| NA.to_string(), |x| format!("{x:.2}×"))
 }
 
-/// Renders the whole `SUMMARY.md`: provenance header, leaderboard
-/// ([`super::leaderboard::render`]), how to read, one ranked table (and bar plot) per
-/// (workload, param) with a sweep plot per sweeping workload, ablations, declared gaps and
-/// unstable cells. Deterministic: depends only on `rows`, `prov` and `samples` (the raw samples,
-/// used for the CPU-efficiency verdicts).
+/// Renders the whole `SUMMARY.md`, answer first: title, provenance in one line, warnings and
+/// coverage; the verdicts of the flagship against every rival ([`headline::render`]), the
+/// distance to the physical floor, the ablations; then the details — how to read, one ranked
+/// table (and bar plot) per (workload, param) inside a collapsed block per workload, declared
+/// gaps and unstable cells, the full provenance table. Deterministic: depends only on `rows`,
+/// `prov` and `samples` (the raw samples, which the paired comparisons use).
 pub fn render_markdown(rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) -> String {
+    let (flagship, margin) = crate::verdict::settings(prov);
+    let comps = crate::verdict::compare_all(samples, rows, &flagship, margin);
+    render_with(rows, prov, samples, &comps, &flagship, margin)
+}
+
+/// [`render_markdown`] with the comparisons already computed.
+pub fn render_with(
+    rows: &[SummaryRow],
+    prov: &Provenance,
+    samples: &[RawSample],
+    comps: &[Comparison],
+    flagship: &str,
+    margin: f64,
+) -> String {
     let mut md = String::new();
     header(&mut md, rows, prov);
-    super::leaderboard::render(&mut md, rows, samples);
+    let plot = super::headline_plot::has_headline(comps)
+        .then(|| format!("{PLOTS_DIR}/{}", super::headline_plot::HEADLINE_PLOT));
+    headline::render(&mut md, comps, prov, flagship, margin, plot.as_deref());
+    headline::render_floor(&mut md, rows);
+    headline::render_ablations(&mut md, comps, prov, flagship);
+    let _ = writeln!(md, "## Details
+");
     how_to_read(&mut md);
     results(&mut md, rows, prov, samples);
-    super::leaderboard::render_ablations(&mut md, rows);
     gaps(&mut md, rows);
+    provenance_table(&mut md, prov);
     md
 }
 
@@ -96,71 +82,29 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
          regenerate rather than edit.\n"
     );
     let opt = |v: Option<u64>| v.map_or_else(|| "unknown".to_string(), |n| n.to_string());
-    let git = match p.git_dirty {
-        Some(false) => format!("{} (clean)", code(&p.git_sha)),
-        Some(true) => format!(
-            "{} **dirty** ({} changed paths outside `results/`)",
-            code(&p.git_sha),
-            p.git_dirty_count
-        ),
-        None => format!("{} (dirty state unknown)", code(&p.git_sha)),
+    let dirty = match p.git_dirty {
+        Some(false) => "",
+        Some(true) => " **dirty**",
+        None => " (dirty state unknown)",
     };
-    let crates = if p.crate_versions.is_empty() {
-        "not recorded (no Cargo.lock found)".to_string()
-    } else {
-        p.crate_versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
-    };
-    let clock = match p.clock_resolution_ns {
-        Some(ns) => format!("{}, resolution {ns} ns", p.clock),
-        None => format!("{}, resolution unknown", p.clock),
-    };
-    let table: [(&str, String); 14] = [
-        ("Run id", code(&p.run_id)),
-        ("Started (UTC)", esc(&p.started_utc)),
-        ("Mode", esc(&p.run.mode)),
-        ("Samples per cell", p.run.samples.to_string()),
-        (
-            "Machine",
-            esc(&format!(
-                "{}; {} logical CPUs online, {} available to the process",
-                p.cpu_model,
-                opt(p.logical_cores),
-                opt(p.available_parallelism)
-            )),
-        ),
-        (
-            "Virtualisation",
-            esc(&format!("{} (from {})", p.virtualization, p.virtualization_source)),
-        ),
-        ("Host", esc(&p.hostname)),
-        ("OS / kernel", esc(&format!("{} {} / {}", p.os, p.arch, p.kernel))),
-        (
-            "rustc / profile",
-            esc(&if p.features.is_empty() {
-                format!("{} / {}", p.rustc, p.profile)
-            } else {
-                format!("{} / {}, features: {}", p.rustc, p.profile, p.features.join(", "))
-            }),
-        ),
-        ("Git", git),
-        ("Correctness gate", if p.run.gate { "enabled" } else { "**disabled**" }.to_string()),
-        ("Pinning / allocator", esc(&format!("{} / {}", p.pinning, p.allocator))),
-        ("Clock", esc(&clock)),
-        ("Crate versions", esc(&crates)),
-    ];
-    let _ = writeln!(md, "| Provenance | |\n|---|---|");
-    for (k, v) in table {
-        let _ = writeln!(md, "| {k} | {v} |");
-    }
-    if !p.external_tools.is_empty() {
-        // Only in runs that recorded them, so older runs' reports regenerate unchanged.
-        let tools: Vec<String> =
-            p.external_tools.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        let _ = writeln!(md, "| External tools | {} |", esc(&tools.join("; ")));
-    }
-    let _ = writeln!(md, "| Command line | {} |", code(&p.run.command_line));
-    md.push('\n');
-
+    let _ = writeln!(
+        md,
+        "**Provenance:** {} × {} samples per cell · {} ({} CPUs, {}) · {} · {} {} · git {}{} \
+         · gate {} · pinning {} · shuffle seed {} — full table at the end.\n",
+        esc(&p.run.mode),
+        p.run.samples,
+        esc(&p.cpu_model),
+        opt(p.available_parallelism),
+        esc(&p.virtualization),
+        esc(&p.kernel),
+        esc(&p.rustc),
+        esc(&p.profile),
+        code(p.git_sha.get(..7).unwrap_or(&p.git_sha)),
+        dirty,
+        if p.run.gate { "on" } else { "**off**" },
+        esc(&p.pinning),
+        p.run.shuffle_seed.map_or_else(|| "none (fixed order)".to_string(), |s| format!("{s:#018x}"))
+    );
     let mut warnings = Vec::new();
     if p.features.iter().any(|f| f == "slow-test") {
         warnings.push(
@@ -232,6 +176,75 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
     );
 }
 
+fn provenance_table(md: &mut String, p: &Provenance) {
+    let opt = |v: Option<u64>| v.map_or_else(|| "unknown".to_string(), |n| n.to_string());
+    let git = match p.git_dirty {
+        Some(false) => format!("{} (clean)", code(&p.git_sha)),
+        Some(true) => format!(
+            "{} **dirty** ({} changed paths outside `results/`)",
+            code(&p.git_sha),
+            p.git_dirty_count
+        ),
+        None => format!("{} (dirty state unknown)", code(&p.git_sha)),
+    };
+    let crates = if p.crate_versions.is_empty() {
+        "not recorded (no Cargo.lock found)".to_string()
+    } else {
+        p.crate_versions.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    };
+    let clock = match p.clock_resolution_ns {
+        Some(ns) => format!("{}, resolution {ns} ns", p.clock),
+        None => format!("{}, resolution unknown", p.clock),
+    };
+    let table: [(&str, String); 14] = [
+        ("Run id", code(&p.run_id)),
+        ("Started (UTC)", esc(&p.started_utc)),
+        ("Mode", esc(&p.run.mode)),
+        ("Samples per cell", p.run.samples.to_string()),
+        (
+            "Machine",
+            esc(&format!(
+                "{}; {} logical CPUs online, {} available to the process",
+                p.cpu_model,
+                opt(p.logical_cores),
+                opt(p.available_parallelism)
+            )),
+        ),
+        (
+            "Virtualisation",
+            esc(&format!("{} (from {})", p.virtualization, p.virtualization_source)),
+        ),
+        ("Host", esc(&p.hostname)),
+        ("OS / kernel", esc(&format!("{} {} / {}", p.os, p.arch, p.kernel))),
+        (
+            "rustc / profile",
+            esc(&if p.features.is_empty() {
+                format!("{} / {}", p.rustc, p.profile)
+            } else {
+                format!("{} / {}, features: {}", p.rustc, p.profile, p.features.join(", "))
+            }),
+        ),
+        ("Git", git),
+        ("Correctness gate", if p.run.gate { "enabled" } else { "**disabled**" }.to_string()),
+        ("Pinning / allocator", esc(&format!("{} / {}", p.pinning, p.allocator))),
+        ("Clock", esc(&clock)),
+        ("Crate versions", esc(&crates)),
+    ];
+    let _ = writeln!(md, "## Provenance\n\n| Provenance | |\n|---|---|");
+    for (k, v) in table {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    if !p.external_tools.is_empty() {
+        // Only in runs that recorded them, so older runs' reports regenerate unchanged.
+        let tools: Vec<String> =
+            p.external_tools.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(md, "| External tools | {} |", esc(&tools.join("; ")));
+    }
+    let _ = writeln!(md, "| Command line | {} |", code(&p.run.command_line));
+    md.push('\n');
+
+}
+
 fn how_to_read(md: &mut String) {
     let _ = writeln!(
         md,
@@ -242,12 +255,13 @@ fn how_to_read(md: &mut String) {
          operations instead, and their tables say so in the header, e.g. `ns/batch`: per-task \
          and per-op numbers never share a column); **95% CI** is a percentile-bootstrap \
          confidence interval of that median ({} resamples, fixed seed, so it is \
-         reproducible); **CV** is the sample standard deviation over the mean of the \
-         per-sample ns/task. A cell with CV above {UNSTABLE_CV_PCT}% is *unstable* and a cell \
+         reproducible); **Spread** is the robust spread of the per-sample values, 1.4826 × \
+         MAD / median. A cell whose spread exceeds {UNSTABLE_RCV_PCT}% is *unstable* and a cell \
          with fewer than {MIN_SAMPLES_FOR_OK} ok samples has *too few samples*: both are \
          shown but never called fastest, and only an `ok` cell can be marked **fastest**. \
          Where the fastest cell's CI overlaps the next one's, the table says so: the order \
-         between them is not established. Ratios (*vs baseline* = this median / the \
+         between them is not established (the verdicts above compare pairs of samples taken \
+         in the same round, which is more sensitive than comparing two medians). Ratios (*vs baseline* = this median / the \
          `{BASELINE_CONTENDER}` contender's, *vs best* = this median / the lowest median in \
          the table) compare contenders measured side by side in this run on this machine; \
          absolute times hold only for the machine above. CPU ns/task is process CPU time \
@@ -261,7 +275,7 @@ fn how_to_read(md: &mut String) {
 }
 
 fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) {
-    let _ = writeln!(md, "## Results\n");
+    let _ = writeln!(md, "### Results per workload\n");
     let mut i = 0;
     let mut current_workload: Option<&str> = None;
     while i < rows.len() {
@@ -274,6 +288,9 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
             // The memory workload: one joined table over all its params instead of ranked
             // time tables.
             let end = rows[i..].iter().position(|r| &r.workload != w).map_or(rows.len(), |n| i + n);
+            if current_workload.is_some() {
+                let _ = writeln!(md, "</details>\n");
+            }
             current_workload = Some(w);
             workload_heading(md, w, prov.run.workloads.iter().find(|x| &x.id == w));
             memory_table(md, &rows[i..end]);
@@ -281,6 +298,9 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
             continue;
         }
         if current_workload != Some(w.as_str()) {
+            if current_workload.is_some() {
+                let _ = writeln!(md, "</details>\n");
+            }
             current_workload = Some(w);
             workload_heading(md, w, prov.run.workloads.iter().find(|x| &x.id == w));
             if let Some((key, _)) = sweep_of(rows, w) {
@@ -299,10 +319,15 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
         secondary_metrics(md, &rows[i..end], samples);
         i = end;
     }
+    if current_workload.is_some() {
+        let _ = writeln!(md, "</details>\n");
+    }
 }
 
+/// Opens a workload's collapsed block (closed by [`results`]) with its description.
 fn workload_heading(md: &mut String, id: &str, info: Option<&WorkloadInfo>) {
-    let _ = writeln!(md, "### Workload {}\n", code(id));
+    let _ = writeln!(md, "<details><summary>Workload <code>{}</code></summary>\n", esc(id));
+    let _ = writeln!(md, "#### Workload {}\n", code(id));
     match info {
         Some(info) => {
             if !info.description.is_empty() {
@@ -333,7 +358,7 @@ fn workload_heading(md: &mut String, id: &str, info: Option<&WorkloadInfo>) {
 /// One ranked table for one (workload, param); `group` is already sorted by [`super::summarize`].
 fn table(md: &mut String, group: &[SummaryRow]) {
     let (w, p) = (&group[0].workload, &group[0].param);
-    let _ = writeln!(md, "#### {} · {}\n", code(w), code(p));
+    let _ = writeln!(md, "##### {} · {}\n", code(w), code(p));
     let unit = group[0].unit.as_str();
     if group.iter().any(|r| r.median().is_some()) {
         let _ = writeln!(
@@ -356,7 +381,7 @@ fn table(md: &mut String, group: &[SummaryRow]) {
         "Contender",
         median_h.as_str(),
         ci_h.as_str(),
-        "CV %",
+        "Spread %",
         "Samples",
         "vs baseline",
         "vs best",
@@ -406,7 +431,7 @@ fn table(md: &mut String, group: &[SummaryRow]) {
             code(&r.contender),
             num(r.median(), 1),
             ci,
-            num(r.cv_pct, 1),
+            num(r.rcv_pct, 1),
             samples,
             ratio(r.ratio_to_baseline),
             ratio(r.ratio_to_best),
@@ -516,7 +541,10 @@ fn gaps(md: &mut String, rows: &[SummaryRow]) {
     }
     let unstable: Vec<&SummaryRow> =
         rows.iter().filter(|r| r.status == CellStatus::Unstable).collect();
-    let _ = writeln!(md, "## Unstable cells (CV > {UNSTABLE_CV_PCT}%, never ranked fastest)\n");
+    let _ = writeln!(
+        md,
+        "## Unstable cells (robust spread > {UNSTABLE_RCV_PCT}%, never ranked fastest)\n"
+    );
     if unstable.is_empty() {
         let _ = writeln!(md, "None.");
     }

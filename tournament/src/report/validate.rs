@@ -12,10 +12,11 @@
 //! | `percentiles` | p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max latency; percentiles only with a positive count |
 //! | `ci` | CI low ≤ median ≤ CI high; min ≤ median ≤ max; min ≤ mean ≤ max |
 //! | `units` | `unit` agrees with the raw samples and env.json; per-task rows carry no per-op timing and vice versa; one unit per workload |
-//! | `status` | unmeasured cells carry no timing; `ok` cells have ≥ 5 samples and CV ≤ 20%; memory rows carry no timing at all |
+//! | `status` | unmeasured cells carry no timing; `ok` cells have ≥ 5 samples and robust spread (`rcv_pct`) ≤ 25%; memory rows carry no timing at all |
 //! | `coverage` | every contender × workload × param of env.json's plan has a row that is measured or a declared gap (never `missing`); no row outside the plan |
 //! | `ratios` | `ratio_to_baseline` / `ratio_to_best` equal the ratios of the medians in the same table |
 //! | `recompute` | every field equals the value recomputed from `raw.jsonl` (so an edited number is caught), same rows, same order |
+//! | `verdicts-csv` | `verdicts.csv` is byte-identical to the paired comparisons recomputed from the same inputs |
 //! | `summary-md` | `SUMMARY.md` is byte-identical to the one regenerated from the same inputs |
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -25,11 +26,14 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{RAW_JSONL, SUMMARY_COLUMNS, SUMMARY_CSV, SUMMARY_MD};
+use super::verdicts_csv::VERDICTS_CSV;
+use super::{SUMMARY_COLUMNS, SUMMARY_CSV, SUMMARY_MD};
+use crate::raw::{RAW_JSONL, load_run};
+use crate::summarize::summarize_for;
 use crate::env::Provenance;
 use crate::record::{
     BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RawSample, SummaryRow,
-    UNIT_NS_PER_TASK, UNSTABLE_CV_PCT,
+    UNIT_NS_PER_TASK, UNSTABLE_RCV_PCT,
 };
 
 /// One broken rule.
@@ -63,15 +67,15 @@ fn id(r: &SummaryRow) -> String {
 ///
 /// # Errors
 /// An input is missing or unreadable, or `raw.jsonl` / `env.json` are corrupt or belong to
-/// different runs (the errors of [`super::read_raw`] and [`Provenance::read_json`]): nothing can
+/// different runs (the errors of [`crate::raw::read_raw`] and [`Provenance::read_json`]): nothing can
 /// be validated against them.
 pub fn validate_dir(dir: &Path) -> anyhow::Result<Vec<Violation>> {
-    let (samples, prov) = super::load_run(dir)?;
+    let (samples, prov) = load_run(dir)?;
     let csv_path = dir.join(SUMMARY_CSV);
     let text =
         fs::read_to_string(&csv_path).with_context(|| format!("reading {}", csv_path.display()))?;
     let mut out = Vec::new();
-    let expected = super::summarize_for(&samples, Some(&prov));
+    let expected = summarize_for(&samples, Some(&prov));
     let memory = super::has_memory_columns(&expected);
     let rows = parse_csv(&text, &csv_path.display().to_string(), memory, &mut out);
     // With a foreign header no row was read: row rules would only repeat "row lacks" for
@@ -79,9 +83,28 @@ pub fn validate_dir(dir: &Path) -> anyhow::Result<Vec<Violation>> {
     if !out.iter().any(|v| v.rule == "csv-header") {
         out.extend(check_rows(&rows, &samples, &prov));
     }
+    let (flagship, margin) = crate::verdict::settings(&prov);
+    let comps = crate::verdict::compare_all(&samples, &expected, &flagship, margin);
+    let verdicts_path = dir.join(VERDICTS_CSV);
+    match (fs::read(&verdicts_path), super::verdicts_csv::render(&comps, margin)) {
+        (Ok(got), Ok(want)) if got == want => {}
+        (Ok(_), _) => out.push(Violation {
+            rule: "verdicts-csv",
+            at: verdicts_path.display().to_string(),
+            detail: "differs from the verdicts recomputed from raw.jsonl and env.json (edited \
+                     by hand, or written by another version); run `tournament report`"
+                .into(),
+        }),
+        (Err(e), _) => out.push(Violation {
+            rule: "verdicts-csv",
+            at: verdicts_path.display().to_string(),
+            detail: format!("cannot be read: {e}"),
+        }),
+    }
     let md_path = dir.join(SUMMARY_MD);
+    let want_md = super::markdown::render_with(&expected, &prov, &samples, &comps, &flagship, margin);
     match fs::read(&md_path) {
-        Ok(md) if md == super::render_markdown(&expected, &prov, &samples).into_bytes() => {}
+        Ok(md) if md == want_md.into_bytes() => {}
         Ok(_) => out.push(Violation {
             rule: "summary-md",
             at: md_path.display().to_string(),
@@ -250,7 +273,7 @@ fn check_row(r: &SummaryRow, out: &mut Vec<Violation>) {
     if !r.status.is_measured() && timing.iter().any(Option::is_some) {
         v(out, "status", r, format!("a {} cell carries timing values", r.status.as_str()));
     }
-    if r.is_memory() && (timing.iter().any(Option::is_some) || r.cv_pct.is_some()) {
+    if r.is_memory() && (timing.iter().any(Option::is_some) || r.cv_pct.is_some() || r.rcv_pct.is_some()) {
         v(out, "status", r, "a memory (bytes) row carries timing values".into());
     }
     if r.status.is_measured() && med.is_none() && !r.is_memory() {
@@ -260,8 +283,8 @@ fn check_row(r: &SummaryRow, out: &mut Vec<Violation>) {
         if (r.samples as usize) < MIN_SAMPLES_FOR_OK {
             v(out, "status", r, format!("ok with {} samples (< {MIN_SAMPLES_FOR_OK})", r.samples));
         }
-        if let Some(cv) = r.cv_pct.filter(|cv| *cv > UNSTABLE_CV_PCT) {
-            v(out, "status", r, format!("ok with CV {cv}% (> {UNSTABLE_CV_PCT}%)"));
+        if let Some(rcv) = r.rcv_pct.filter(|rcv| *rcv > UNSTABLE_RCV_PCT) {
+            v(out, "status", r, format!("ok with robust spread {rcv}% (> {UNSTABLE_RCV_PCT}%)"));
         }
     }
 }
@@ -278,7 +301,7 @@ fn check_units(
     for r in rows {
         let want = expected
             .entry(r.workload.as_str())
-            .or_insert_with(|| super::workload_unit(samples, &r.workload, Some(prov)));
+            .or_insert_with(|| crate::summarize::workload_unit(samples, &r.workload, Some(prov)));
         if &r.unit != want {
             v(
                 out,
@@ -316,7 +339,7 @@ fn check_units(
         }
     }
     for w in &prov.run.workloads {
-        let Some(declared) = super::unit_token(&w.unit) else { continue };
+        let Some(declared) = crate::summarize::unit_token(&w.unit) else { continue };
         let Some(got) = expected.get(w.id.as_str()) else { continue };
         // A per-op workload declared as plain `ns/op` may be shown as `ns/op`; otherwise the
         // declared unit token and the unit the samples imply must agree.
@@ -410,7 +433,7 @@ fn check_recompute(
     prov: &Provenance,
     out: &mut Vec<Violation>,
 ) {
-    let expected = super::summarize_for(samples, Some(prov));
+    let expected = summarize_for(samples, Some(prov));
     let memory = super::has_memory_columns(&expected);
     let columns = super::summary_header(memory);
     let fields =
