@@ -57,7 +57,7 @@ instructions: ## Instruction counts (valgrind callgrind) of the loop-thread hot 
 	scripts/instructions.sh
 
 merge: ## Descriptive cross-host table of several runs: make merge DIRS="results/a results/b"
-	@test -n "$(DIRS)" || { echo "usage: make merge DIRS=\"results/<linux> results/<macos>\""; exit 2; }
+	@test -n "$(DIRS)" || { echo "usage: make merge DIRS=\"results/<host-a> results/<host-b>\""; exit 2; }
 	$(RUN) merge $(DIRS)
 
 index: ## Regenerate results/README.md, the index of the committed runs

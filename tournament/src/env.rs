@@ -55,7 +55,7 @@ pub struct WorkloadInfo {
 }
 
 /// The run's options as chosen on the command line, filled in by the runner.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunInfo {
     /// Run mode name (e.g. `smoke`, `quick`, `full`).
     pub mode: String,
@@ -69,6 +69,19 @@ pub struct RunInfo {
     pub gate: bool,
     /// The full command line.
     pub command_line: String,
+    /// Seed of the per-round shuffle of contender order (`run` draws one unless `--seed` is
+    /// given; `--resume` reuses it). `None` in runs recorded before the shuffle existed, whose
+    /// contenders ran in registry order in every round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle_seed: Option<u64>,
+    /// Practical margin of the verdicts (`--margin`, a fraction: 0.03 = 3%); `None` in runs
+    /// recorded before verdicts existed, which are judged with the default
+    /// (`verdict::DEFAULT_MARGIN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    /// The contender the verdicts are about (`--flagship`); `None` means `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagship: Option<String>,
 }
 
 /// Where and how a run was measured (`env.json`).
@@ -99,8 +112,9 @@ pub struct Provenance {
     pub arch: String,
     /// Kernel release (`uname -r`, via `libc::uname`).
     pub kernel: String,
-    /// `rustc -V` at run time (the toolchain on PATH; normally the one that built the binary
-    /// when run through cargo), or `unknown`.
+    /// The rustc that compiled this binary (`rustc -V` at build time, [`BuildInfo::rustc`]).
+    /// Runs recorded before build-time provenance existed hold `rustc -V` of the toolchain on
+    /// `PATH` when the run started.
     pub rustc: String,
     /// Build profile of this binary: `release` (no debug assertions) or `debug`.
     pub profile: String,
@@ -109,20 +123,23 @@ pub struct Provenance {
     /// absent in env.json files written before the field existed.
     #[serde(default)]
     pub features: Vec<String>,
-    /// `git rev-parse HEAD` of the workspace, or `unknown`.
+    /// `git rev-parse HEAD` of the workspace the run started in, or `unknown` (the commit the
+    /// binary was compiled at is [`BuildInfo::git_sha`]).
     pub git_sha: String,
-    /// Whether the work tree differed from HEAD (`git status --porcelain`, ignoring `results/`);
-    /// `None` when git could not tell.
+    /// Whether that work tree differed from HEAD when the run started (`git status --porcelain`,
+    /// ignoring `results/`); `None` when git could not tell. The compiled sources' own flag is
+    /// [`BuildInfo::git_dirty`].
     pub git_dirty: Option<bool>,
     /// Number of lines of `git status --porcelain` (changed or untracked paths; untracked
     /// folders count once), 0 when clean or unknown.
     pub git_dirty_count: u64,
     /// The first [`MAX_DIRTY_FILES`] of those lines.
     pub git_dirty_files: Vec<String>,
-    /// Resolved versions of [`RECORDED_CRATES`] from `Cargo.lock` (several versions joined with
-    /// `, `); empty when no lock file was found.
+    /// Locked versions of [`RECORDED_CRATES`] the binary was compiled with (several versions
+    /// joined with `, `), from [`BuildInfo::dependencies`]; runs recorded before build-time
+    /// provenance read them from the `Cargo.lock` found at run time.
     pub crate_versions: BTreeMap<String, String>,
-    /// The `Cargo.lock` the versions were read from, if any.
+    /// The `Cargo.lock` the versions come from: the workspace's lock at build time.
     pub cargo_lock: Option<String>,
     /// External programs a workload drives, by name, with the version line each printed
     /// (`wrk -v`, up to its copyright notice), or `not found` when the program is not on PATH.
@@ -137,8 +154,99 @@ pub struct Provenance {
     pub clock: String,
     /// `clock_getres(CLOCK_MONOTONIC)`, ns; `None` if the call failed.
     pub clock_resolution_ns: Option<u64>,
+    /// CPU frequency governor(s) at run start, from
+    /// `/sys/devices/system/cpu/cpu*/cpufreq/scaling_governor` (distinct values joined with `, `,
+    /// e.g. `performance`), or `unavailable (no cpufreq)` where the kernel exposes none (common
+    /// in VMs). Absent in env.json files written before the field existed.
+    #[serde(default)]
+    pub cpu_governor: String,
+    /// How the binary was built ([`BuildInfo`]); `None` in env.json files written before
+    /// build-time provenance existed.
+    #[serde(default)]
+    pub build: Option<BuildInfo>,
     /// The run's options, filled in by the runner.
     pub run: RunInfo,
+}
+
+/// Facts captured when the binary was compiled (`tournament/build.rs`, with the `built`
+/// crate): what built it, how, and from which sources. Recorded in `env.json` (`build`), so a
+/// run describes the binary that measured, not whatever toolchain or checkout is around when it
+/// runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildInfo {
+    /// `rustc -V` of the compiler that built the binary, e.g. `rustc 1.95.0 (59807616e 2026-04-14)`.
+    pub rustc: String,
+    /// Target triple compiled for, e.g. `x86_64-unknown-linux-gnu`.
+    pub target: String,
+    /// Host triple of the build.
+    pub host: String,
+    /// Cargo profile: `release` (also used by `cargo bench`, whose profile builds in the same
+    /// directory with the same settings here), `dev` (also `cargo test`), or a custom profile.
+    pub profile: String,
+    /// `opt-level` actually used (cargo's `OPT_LEVEL`: `0`–`3`, `s`, `z`).
+    pub opt_level: String,
+    /// `lto` of the profile (`false`, `thin`, `fat`, `true`, `off`), from the workspace
+    /// manifest or its `CARGO_PROFILE_<NAME>_LTO` override, else cargo's default (`false`).
+    pub lto: String,
+    /// `codegen-units` of the profile, from the manifest or its override, else cargo's default.
+    pub codegen_units: String,
+    /// Whether debug info was generated (cargo's `DEBUG`).
+    pub debuginfo: bool,
+    /// Whether debug assertions were on (`cfg!(debug_assertions)`).
+    pub debug_assertions: bool,
+    /// `RUSTFLAGS` the crate was compiled with (space-separated), empty if none.
+    pub rustflags: String,
+    /// Cargo features enabled on the `tournament` crate (lowercase).
+    pub features: Vec<String>,
+    /// `git rev-parse HEAD` when the build script last ran, or `unknown`.
+    pub git_sha: String,
+    /// Whether the sources compiled into the binary (the crates' `src/` and manifests,
+    /// `Cargo.lock`) differed from `git_sha`; `None` if git could not tell.
+    pub git_dirty: Option<bool>,
+    /// `git status --porcelain` lines of those sources (at most 50).
+    pub git_dirty_files: Vec<String>,
+    /// Locked version of every direct dependency of a workspace crate (several versions joined
+    /// with `, `).
+    pub dependencies: BTreeMap<String, String>,
+}
+
+/// The generated constants of `tournament/build.rs` (`built.rs` from the `built` crate, and
+/// `build_extra.rs`).
+#[allow(dead_code, missing_docs, clippy::all, clippy::pedantic)]
+mod build_facts {
+    include!(concat!(env!("OUT_DIR"), "/built.rs"));
+    include!(concat!(env!("OUT_DIR"), "/build_extra.rs"));
+}
+
+impl BuildInfo {
+    /// The facts compiled into this binary.
+    pub fn current() -> BuildInfo {
+        use build_facts as b;
+        let profile = match b::PROFILE_DIR {
+            "debug" => "dev",
+            other => other,
+        };
+        BuildInfo {
+            rustc: b::RUSTC_VERSION.to_string(),
+            target: b::TARGET.to_string(),
+            host: b::HOST.to_string(),
+            profile: profile.to_string(),
+            opt_level: b::OPT_LEVEL.to_string(),
+            lto: b::LTO.to_string(),
+            codegen_units: b::CODEGEN_UNITS.to_string(),
+            debuginfo: b::DEBUG,
+            debug_assertions: cfg!(debug_assertions),
+            rustflags: b::RUSTFLAGS.to_string(),
+            features: b::FEATURES_LOWERCASE.iter().map(|f| f.to_string()).collect(),
+            git_sha: b::GIT_SHA.to_string(),
+            git_dirty: b::GIT_DIRTY,
+            git_dirty_files: b::GIT_DIRTY_FILES.iter().map(|f| f.to_string()).collect(),
+            dependencies: b::DEPENDENCIES
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
 }
 
 /// The measurement-relevant Cargo features this binary was built with.
@@ -169,8 +277,13 @@ impl Provenance {
         let (git_sha, git_dirty, dirty_lines) = git_state(root.as_deref());
         let short = if git_sha == "unknown" { "unknown" } else { &git_sha[..git_sha.len().min(7)] };
         let (virtualization, virtualization_source) = virtualization();
-        let lock = root.as_ref().map(|r| r.join("Cargo.lock")).filter(|p| p.is_file());
-        let crate_versions = lock.as_deref().map(crate_versions).unwrap_or_default();
+        let build = BuildInfo::current();
+        let crate_versions = build
+            .dependencies
+            .iter()
+            .filter(|(k, _)| RECORDED_CRATES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(Provenance {
             schema: ENV_SCHEMA_VERSION,
             run_id: run_id(now, short, git_dirty.unwrap_or(false)),
@@ -187,7 +300,7 @@ impl Provenance {
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             kernel: kernel_release(),
-            rustc: command_stdout("rustc", &["-V"], None).unwrap_or_else(|| "unknown".into()),
+            rustc: build.rustc.clone(),
             profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_string(),
             features: build_features(),
             git_sha,
@@ -195,12 +308,14 @@ impl Provenance {
             git_dirty_count: dirty_lines.len() as u64,
             git_dirty_files: dirty_lines.into_iter().take(MAX_DIRTY_FILES).collect(),
             crate_versions,
-            cargo_lock: lock.map(|p| p.display().to_string()),
+            cargo_lock: Some(build_facts::CARGO_LOCK.to_string()),
             external_tools: external_tools(),
             pinning: "none".to_string(),
             allocator: "system".to_string(),
             clock: "CLOCK_MONOTONIC (std::time::Instant)".to_string(),
             clock_resolution_ns: clock_resolution_ns(),
+            cpu_governor: cpu_governor(),
+            build: Some(build),
             run,
         })
     }
@@ -361,30 +476,30 @@ fn git_state(root: Option<&Path>) -> (String, Option<bool>, Vec<String>) {
     }
 }
 
-/// Versions of [`RECORDED_CRATES`] in a `Cargo.lock` (minimal parser of its `[[package]]`
-/// tables: `name = "…"` followed by `version = "…"`).
-fn crate_versions(lock: &Path) -> BTreeMap<String, String> {
-    let Ok(text) = fs::read_to_string(lock) else {
-        return BTreeMap::new();
+/// [`Provenance::cpu_governor`]: the distinct `scaling_governor` values of the online CPUs.
+fn cpu_governor() -> String {
+    let mut found: Vec<String> = Vec::new();
+    let Ok(cpus) = fs::read_dir("/sys/devices/system/cpu") else {
+        return "unavailable (no /sys/devices/system/cpu)".to_string();
     };
-    let quoted = |line: &str, key: &str| -> Option<String> {
-        let rest = line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim();
-        Some(rest.trim_matches('"').to_string())
-    };
-    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut name: Option<String> = None;
-    for line in text.lines().map(str::trim) {
-        if line == "[[package]]" {
-            name = None;
-        } else if let Some(n) = quoted(line, "name") {
-            name = Some(n);
-        } else if let (Some(v), Some(n)) = (quoted(line, "version"), name.take()) {
-            if RECORDED_CRATES.contains(&n.as_str()) {
-                found.entry(n).or_default().push(v);
+    let mut paths: Vec<PathBuf> = cpus
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    paths.sort();
+    for p in paths {
+        if let Ok(g) = fs::read_to_string(p.join("cpufreq/scaling_governor")) {
+            let g = g.trim().to_string();
+            if !g.is_empty() && !found.contains(&g) {
+                found.push(g);
             }
         }
     }
-    found.into_iter().map(|(k, v)| (k, v.join(", "))).collect()
+    if found.is_empty() { "unavailable (no cpufreq)".to_string() } else { found.join(", ") }
 }
 
 /// A `key : value` field of `/proc/cpuinfo` (first occurrence).
@@ -544,22 +659,30 @@ mod tests {
     }
 
     #[test]
-    fn cargo_lock_parser_reads_versions() {
-        let dir = std::env::temp_dir().join(format!("env-lock-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let lock = dir.join("Cargo.lock");
-        fs::write(
-            &lock,
-            "version = 4\n\n[[package]]\nname = \"tokio\"\nversion = \"1.2.3\"\n\n\
-             [[package]]\nname = \"other\"\nversion = \"9.9.9\"\n\n\
-             [[package]]\nname = \"mio\"\nversion = \"0.8.0\"\n\n\
-             [[package]]\nname = \"mio\"\nversion = \"1.0.1\"\n",
-        )
-        .unwrap();
-        let v = crate_versions(&lock);
-        fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(v.get("tokio").map(String::as_str), Some("1.2.3"));
-        assert_eq!(v.get("mio").map(String::as_str), Some("0.8.0, 1.0.1"));
-        assert!(!v.contains_key("other"));
+    fn build_info_describes_this_build() {
+        let b = BuildInfo::current();
+        assert!(b.rustc.starts_with("rustc "), "{}", b.rustc);
+        assert!(b.target.contains("linux"), "{}", b.target);
+        assert_eq!(b.debug_assertions, cfg!(debug_assertions));
+        // Tests build in the dev-like directory with the workspace's `[profile.test]` opt-level.
+        assert_eq!(b.profile, if cfg!(debug_assertions) { "dev" } else { "release" });
+        assert!(!b.opt_level.is_empty() && !b.lto.is_empty() && !b.codegen_units.is_empty());
+        // Direct dependencies of the workspace crates, with the versions Cargo.lock pins.
+        for dep in ["tokio", "mio", "hdrhistogram", "serde_json"] {
+            let v = b.dependencies.get(dep).unwrap_or_else(|| panic!("{dep} missing: {b:?}"));
+            assert!(v.chars().next().is_some_and(|c| c.is_ascii_digit()), "{dep} {v}");
+        }
+        assert!(!b.dependencies.contains_key("tournament") && !b.dependencies.contains_key("loop-api"));
+        let lock = fs::read_to_string(build_facts::CARGO_LOCK).unwrap();
+        let tokio = &b.dependencies["tokio"];
+        assert!(lock.contains(&format!("name = \"tokio\"\nversion = \"{tokio}\"")), "{tokio}");
+        if b.git_sha != "unknown" {
+            assert_eq!(b.git_sha.len(), 40, "{}", b.git_sha);
+            assert!(b.git_dirty.is_some());
+        }
+        let p = Provenance::capture(RunInfo::default()).unwrap();
+        assert_eq!(p.rustc, b.rustc);
+        assert_eq!(p.crate_versions.get("tokio"), Some(tokio));
+        assert!(!p.cpu_governor.is_empty());
     }
 }

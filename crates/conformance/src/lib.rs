@@ -42,6 +42,12 @@
 //! * Deliberate panics use the message [`checks::panic::INTENTIONAL_PANIC`]; the default panic
 //!   hook prints them (the checks never touch the process-global hook).
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "loop-conformance supports Linux only: its readiness checks use pipe2 and dup3, and its \
+     loops are measured against eventfd/epoll wake-ups; see docs/ARCHITECTURE.md"
+);
+
 pub mod checks;
 pub mod macros;
 mod outcome;
