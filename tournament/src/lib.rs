@@ -15,6 +15,7 @@ compile_error!(
 );
 
 pub mod alloc_count;
+pub mod calibration;
 pub mod compare;
 pub mod contenders;
 pub mod env;

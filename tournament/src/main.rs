@@ -65,8 +65,8 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// How many of the flagship's verdicts two runs (e.g. an A/A pair of the same build) agree
-    /// on: prints the share that differ and every differing comparison. Exit 0, or 1 on bad
-    /// input.
+    /// on: prints the share that differ, every differing comparison, and the cells' spread and
+    /// how often their medians moved beyond both CIs, by spread band. Exit 0, or 1 on bad input.
     VerdictDiff {
         /// The first run folder.
         a: PathBuf,
@@ -138,6 +138,13 @@ struct RunArgs {
     /// Seed of the per-round shuffle of contender order (default: drawn; recorded in env.json).
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
+    /// Split the samples over N successive processes (each one extends the run with
+    /// `--resume`), so effects that last a whole process — memory layout, thread placement, the
+    /// speed plateau it started on — vary between rounds instead of biasing every sample of the
+    /// run alike (repetition at the level where the variance lives; T. Kalibera and R. Jones,
+    /// "Rigorous benchmarking in reasonable time", ISMM 2013).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    processes: u32,
 }
 
 /// Parses a seed in decimal or `0x` hexadecimal.
@@ -238,8 +245,15 @@ fn compare_cmd(
 }
 
 fn verdict_diff_cmd(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
-    use tournament::verdict;
-    let (ca, cb) = match (verdict::comparisons_of(a), verdict::comparisons_of(b)) {
+    use tournament::{calibration, raw, summarize, verdict};
+    let load = |d: &std::path::Path| -> anyhow::Result<_> {
+        let (samples, prov) = raw::load_run(d)?;
+        let rows = summarize::summarize_for(&samples, Some(&prov));
+        let (flagship, margin) = verdict::settings(&prov);
+        let comps = verdict::compare_all(&samples, &rows, &flagship, margin);
+        Ok((rows, comps))
+    };
+    let ((ra, ca), (rb, cb)) = match (load(a), load(b)) {
         (Ok(x), Ok(y)) => (x, y),
         (Err(e), _) | (_, Err(e)) => return fail(1, &format!("{e:#}")),
     };
@@ -254,6 +268,7 @@ fn verdict_diff_cmd(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
     for (w, p, o, x, y) in &ag.differ {
         println!("  {w} {p} vs {o}: {} → {}", x.as_str(), y.as_str());
     }
+    println!("\n{}", calibration::render_spread(&ra, &rb));
     ExitCode::SUCCESS
 }
 
@@ -301,9 +316,29 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         margin: args.margin,
         flagship: args.flagship,
     };
-    match run::execute(&plan) {
+    let no_gate = args.no_gate;
+    if args.processes > 1 && plan.resume {
+        return fail(2, "--processes splits a new run; resume with --processes 1");
+    }
+    let processes = args.processes.min(plan.samples).max(1);
+    let total = plan.samples;
+    let mut plan = plan;
+    plan.samples = total.div_ceil(processes);
+    let result = run::execute(&plan).and_then(|(dir, outcome)| {
+        if processes == 1 {
+            return Ok((dir, outcome));
+        }
+        for k in 2..=processes {
+            let upto = (u64::from(total) * u64::from(k)).div_ceil(u64::from(processes));
+            extend_in_child(&common_flags(mode, &plan, no_gate), &dir, upto, k, processes)?;
+        }
+        Ok((dir.clone(), report::regenerate(&dir)?))
+    });
+    match result {
         Ok((dir, outcome)) => {
-            eprint!("\n{}", outcome.headline);
+            if std::env::var_os(CHILD_ENV).is_none() {
+                eprint!("\n{}", outcome.headline);
+            }
             println!("{}", dir.display());
             if args.strict && !outcome.failed_cells.is_empty() {
                 eprintln!(
@@ -319,6 +354,48 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         }
         Err(e) => fail(1, &format!("{e:#}")),
     }
+}
+
+/// Set in the environment of the child processes of `--processes`: the parent prints the
+/// headline once, at the end.
+const CHILD_ENV: &str = "TOURNAMENT_RUN_CHILD";
+
+/// Extends the run in `dir` to `upto` samples per cell in a child process of this binary (one
+/// step of `--processes`).
+fn extend_in_child(
+    flags: &[String],
+    dir: &std::path::Path,
+    upto: u64,
+    k: u32,
+    of: u32,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    eprintln!("process {k}/{of}: extending {} to {upto} samples per cell", dir.display());
+    let exe = std::env::current_exe().context("locating this binary to start the next process")?;
+    let status = std::process::Command::new(exe)
+        .arg("run")
+        .args(flags)
+        .args(["--samples", &upto.to_string(), "--resume"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .env(CHILD_ENV, "1")
+        .status()
+        .context("starting the next process of the run")?;
+    anyhow::ensure!(status.success(), "process {k}/{of} of the run failed ({status})");
+    Ok(())
+}
+
+/// The flags a child process needs to resume this run with the same plan.
+fn common_flags(mode: Mode, plan: &RunPlan, no_gate: bool) -> Vec<String> {
+    let mut f = vec![format!("--{}", mode.name())];
+    f.push("--contenders".into());
+    f.push(plan.contenders.iter().map(|c| c.id).collect::<Vec<_>>().join(","));
+    f.push("--workloads".into());
+    f.push(plan.workloads.iter().map(|w| w.id).collect::<Vec<_>>().join(","));
+    if no_gate {
+        f.push("--no-gate".into());
+    }
+    f
 }
 
 fn list() {

@@ -203,3 +203,60 @@ fn smoke_run_resumes_where_it_stopped() {
     let o = tournament(&resume);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn a_run_ends_with_the_headline_and_records_its_verdict_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = tournament(&[
+        "run",
+        "--smoke",
+        "--no-gate",
+        "--contenders",
+        "main,baseline",
+        "--workloads",
+        "burst",
+        "--samples",
+        "6",
+        "--margin",
+        "5%",
+        "--seed",
+        "0x2a",
+        "--strict",
+        "--out",
+        p(&out),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("main vs every rival ("), "{err}");
+    assert!(err.contains("margin ±5%"), "{err}");
+    assert!(err.contains("report: "), "{err}");
+    let env = fs::read_to_string(out.join("env.json")).unwrap();
+    assert!(env.contains("\"shuffle_seed\": 42"), "{env}");
+    assert!(env.contains("\"margin\": 0.05"), "{env}");
+    let csv = fs::read_to_string(out.join("verdicts.csv")).unwrap();
+    assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with("burst,")), "{csv}");
+    // Same run against itself: every verdict agrees.
+    let o = tournament(&["verdict-diff", p(&out), p(&out)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("verdicts differ on 0 of "));
+    // A flagship that is not selected is a usage error.
+    let o = tournament(&["run", "--smoke", "--contenders", "baseline", "--flagship", "main"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--flagship"), "{}", stderr(&o));
+}
+
+#[test]
+fn failed_cells_are_what_strict_exits_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = valid_samples();
+    s.retain(|r| {
+        !(r.workload == "burst" && r.param == "b=100" && r.contender == "main" && r.sample == 0)
+    });
+    s.push(failed("burst", "b=100", "main", 0, "lost a task"));
+    write_run(tmp.path(), &s);
+    let outcome = tournament::report::regenerate(tmp.path()).unwrap();
+    assert_eq!(outcome.failed_cells, vec!["burst · b=100 · main: failed".to_string()]);
+    valid_run(tmp.path());
+    assert!(tournament::report::regenerate(tmp.path()).unwrap().failed_cells.is_empty());
+}
