@@ -521,6 +521,40 @@ pub trait EventLoop: Send + Sync + Sized + 'static {
     }
 }
 
+/// Runs `f`, catching a panic so it cannot unwind into the caller; returns whether `f` panicked.
+///
+/// The panic payload is dropped inside a second `catch_unwind`: a payload whose own `Drop`
+/// panics is leaked (`mem::forget`) rather than let escape. This is the one way every loop of the
+/// workspace (and the peers' adapters) runs user code it must survive: task bodies and, above
+/// all, *destructors* of user closures, which the contract's `close`, drain and drop paths run
+/// (see "Panics in destructors" on [`EventLoop`]).
+pub fn isolate(f: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(()) => false,
+        Err(payload) => {
+            if let Err(again) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+            {
+                std::mem::forget(again);
+            }
+            true
+        }
+    }
+}
+
+/// Drops `value` with [`isolate`]: a panicking destructor is caught (its payload dropped
+/// isolated too); returns whether it panicked. The fields the destructor did not get to are
+/// still dropped by the unwind, inside the catch.
+pub fn drop_isolated<T>(value: T) -> bool {
+    isolate(move || drop(value))
+}
+
+/// Drops every value of `values`, each with [`drop_isolated`], so one panicking destructor
+/// neither stops the others from being dropped nor escapes. Returns how many panicked.
+pub fn drop_all_isolated<T>(values: impl IntoIterator<Item = T>) -> u64 {
+    values.into_iter().map(|v| u64::from(drop_isolated(v))).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,11 +128,21 @@
 //!   written), takes the loop-local microtasks and every pending timer, drops them all on the
 //!   caller's thread (isolated), counts them in
 //!   [`LoopStats::tasks_dropped`], wakes the loop and returns how many. A task already running
-//!   finishes; nothing else starts. `run` returns `Ok(())`; later `close` calls return 0;
+//!   finishes; nothing else starts. `run` returns `Ok(())`; later `close` calls return 0,
+//!   and a call concurrent with the first waits until the first has taken every queued task
+//!   (so nothing starts after *any* `close` returned but the one task the loop had taken);
 //!   `shutdown` returns [`ShutdownError::Closed`]. Readiness registrations are removed too (their
 //!   callbacks dropped, not counted: they are not queued work).
 //! * **Drop** of a loop that never ran drops every queued closure exactly once (the queues and the
 //!   timer heap own them), without waiting for anything.
+//! * **Destructors** of user closures that the loop drops (close, the drain, the end of `run`,
+//!   drop, `cancel_timer`, `unregister`) run isolated like callbacks: a panicking one is caught
+//!   and counted in [`LoopStats::panics`], and the others are still dropped exactly once.
+//! * **Nested `run`**: `run` called inside a task of another loop restores that loop's
+//!   loop-thread mark when it returns, so the outer loop still knows its own thread.
+//! * **Spin and the rest of the loop**: a spin longer than 50 µs (any `spin_before_sleep`, up to
+//!   `Duration::MAX`) also looks at the timer heap and polls the fds (non-blocking) every 50 µs,
+//!   so timers and readiness stay live.
 //!
 //! ## Configuration honoured
 //!
@@ -170,15 +180,16 @@
 //! sleep/wake cycle) so back-to-back round trips never put the loop to sleep.
 //!
 //! **First version → claim-CAS version.** The first version entered and left the state word
-//! around every push. In the reference quick run `results/20261121T012931Z-f5ed1c8` (quiet
-//! machine, 10 samples per cell) it missed two bars: `ping-pong` 96.5 ns/task (std-mpsc 158.3,
-//! crossbeam-worker 162.8: 0.61×) and `multi-producer` p=10 137.5 ns/task (crossbeam-worker
-//! 109.3: 1.26×), CPU 186 and 268 ns/task. Folding admission into the tail CAS, re-checking the
-//! tails with an RMW before sleeping and striping the elided-wake counter gave, side by side with
-//! the peers in one quiet run (`tournament run --quick --samples 6 --contenders
+//! around every push. In the reference quick run `20261121T012931Z-f5ed1c8` (quiet
+//! machine, 10 samples per cell; in git history, `git log -- results/20261121T012931Z-f5ed1c8`) it
+//! missed two bars: `ping-pong` 96.5 ns/task (std-mpsc 158.3, crossbeam-worker 162.8: 0.61×) and
+//! `multi-producer` p=10 137.5 ns/task (crossbeam-worker 109.3: 1.26×), CPU 186 and 268 ns/task.
+//! Folding admission into the tail CAS, re-checking the tails with an RMW before sleeping and
+//! striping the elided-wake counter gave, side by side with the peers in one quiet run (`tournament
+//! run --quick --samples 6 --contenders
 //! main,main/no-spin,crossbeam-worker,std-mpsc,tokio-ct,baseline --workloads
-//! ping-pong,ping-pong-latency,multi-producer,burst`; the two runs of the pure-spin build
-//! described below, medians in ns/task):
+//! ping-pong,ping-pong-latency,multi-producer,burst`; the two runs of the pure-spin build described
+//! below, medians in ns/task):
 //!
 //! | cell | main | crossbeam-worker | std-mpsc | tokio-ct | baseline |
 //! |---|---|---|---|---|---|
@@ -205,9 +216,9 @@
 //! | burst b=10000 | 72.6 | 43.6 | 26.1 | 173.8–182.8 | 182.7 |
 //! | multi-producer p=10 | 52.5 | 45.2 | 36.6 | 144.5–151.5 | 139.2 |
 //!
-//! In the two full quick runs of this code (`results/20261121T054244Z-f21e0af`,
-//! `results/20261121T063636Z-96864c3`, every contender interleaved) main's medians were:
-//! ping-pong 17.9 / 19.0 ns/task (fastest peer std-mpsc 142.2 / 149.2), burst b=10000 28.7 /
+//! In the two full quick runs of this code (`20261121T054244Z-f21e0af`, in git
+//! history, and `results/20261121T063636Z-96864c3`, every contender interleaved) main's medians
+//! were: ping-pong 17.9 / 19.0 ns/task (fastest peer std-mpsc 142.2 / 149.2), burst b=10000 28.7 /
 //! 28.7 (tokio-ct 675.5 / 696.4), multi-producer p=10 61.1 / 51.1 (crossbeam-worker 109.5 /
 //! 103.9: 0.558× and 0.492×, the one bar this design meets only some of the time; main's
 //! samples there spread over 43.7–73.8 and 27.7–61.2 ns/task, crossbeam-worker's over
@@ -421,13 +432,18 @@ impl MainLoop {
     }
 
     /// Marks the loop stopped when `run` ends, however it ends, and releases `shutdown` callers.
-    fn finish_run(&self, closed: bool) {
+    /// The readiness callbacks still registered are dropped while this thread is still marked
+    /// as the loop thread (a destructor calling `shutdown` only requests it instead of waiting
+    /// for this very thread), and DONE, set first, refuses whatever they submit. Then the
+    /// thread's loop marker is restored to `previous`: the loop this thread was running before
+    /// (when this `run` was called from inside a task of another loop), or none.
+    fn finish_run(&self, closed: bool, previous: usize) {
         self.state.set_flag(DONE);
-        set_current_loop(0);
         let callbacks = self.io.unregister_all();
         for cb in callbacks {
             self.isolate(move || drop(cb));
         }
+        set_current_loop(previous);
         let mut lc = self.lifecycle.lock();
         lc.phase = Phase::Stopped;
         if !closed && !lc.closed {
@@ -440,7 +456,8 @@ impl MainLoop {
 /// Ends a `run`: on unwind (only possible through a bug in this crate, since callbacks are
 /// isolated) closes the loop first, so queued work is dropped and counted and no `shutdown`
 /// caller waits for a drain that will never come.
-struct RunGuard<'a>(&'a MainLoop);
+/// The second field is the thread's loop marker found when `run` began, restored at the end.
+struct RunGuard<'a>(&'a MainLoop, usize);
 
 impl Drop for RunGuard<'_> {
     fn drop(&mut self) {
@@ -449,7 +466,30 @@ impl Drop for RunGuard<'_> {
             self.0.close();
         }
         let closed = self.0.state.load() & CLOSED != 0;
-        self.0.finish_run(panicking || closed);
+        self.0.finish_run(panicking || closed, self.1);
+    }
+}
+
+impl Drop for MainLoop {
+    /// Drops every closure still queued (the loop never ran, or `run` ended without taking
+    /// them), each isolated: a panicking destructor neither escapes nor keeps the closures
+    /// behind it from being dropped.
+    fn drop(&mut self) {
+        let mut rest = Vec::new();
+        {
+            let mut tok = self.consumer.acquire();
+            for q in [&self.internal, &self.external, &self.foreign_micro] {
+                while let Some(t) = driver::pop(&tok, q) {
+                    rest.push(t);
+                }
+            }
+            rest.extend(tok.local_micro().drain(..));
+        }
+        rest.extend(self.timers.lock().take_all());
+        driver::drop_isolated(self, rest);
+        for cb in self.io.unregister_all() {
+            self.isolate(move || drop(cb));
+        }
     }
 }
 
@@ -504,8 +544,11 @@ impl EventLoop for MainLoop {
             lc.phase = Phase::Running;
         }
         self.parker.register_current();
+        // Marks this thread as the loop thread; a `run` nested in a task of another loop finds
+        // that loop's mark here, and `RunGuard` puts it back when this `run` ends.
+        let previous = current_loop();
         set_current_loop(self as *const Self as usize);
-        let _guard = RunGuard(self);
+        let _guard = RunGuard(self, previous);
         let result = self.drive();
         if result.is_err() {
             self.close();
@@ -599,7 +642,9 @@ impl EventLoop for MainLoop {
     fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
         let cancelled = self.timers.lock().cancel(id);
         let was_pending = cancelled.is_some();
-        drop(cancelled);
+        if let Some(timer) = cancelled {
+            self.isolate(move || drop(timer));
+        }
         Ok(was_pending)
     }
 
@@ -703,6 +748,14 @@ impl EventLoop for MainLoop {
     fn close(&self) -> u64 {
         let before = self.state.set_flag(CLOSED);
         if before & CLOSED != 0 {
+            // Another caller is closing: return only once its drain has taken every queued
+            // task (`lc.closed`), so that nothing starts after *this* call returns either. The
+            // first caller runs no user code until then, so this cannot wait for itself, even
+            // from a destructor or a task.
+            let mut lc = self.lifecycle.lock();
+            while !lc.closed {
+                self.lifecycle_changed.wait(&mut lc);
+            }
             return 0;
         }
         // Every queue claim that succeeded is below these marks (the loop thread too is refused

@@ -353,7 +353,8 @@ impl<T> Drop for Queue<T> {
     fn drop(&mut self) {
         // SAFETY: `&mut self`: no producer or other consumer exists any more.
         while let Some(value) = unsafe { self.pop() } {
-            drop(value);
+            // A panicking destructor must not leak the values (and segments) behind it.
+            loop_api::drop_isolated(value);
         }
         // Quiescent and empty: the head segment is the tail segment, nothing links past it.
         let head = self.head.with_mut(|h| {
