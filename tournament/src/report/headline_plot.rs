@@ -21,11 +21,11 @@ pub fn write(dir: &Path, comps: &[Comparison], flagship: &str, margin: f64) -> a
     if !has_headline(comps) {
         return Ok(());
     }
-    let bars: Vec<shim::HeadlineBar> = comps
+    let bars: Vec<super::plots::HeadlineBar> = comps
         .iter()
         .filter(|c| c.role == Role::Rival)
         .filter_map(|c| {
-            c.paired.map(|p| shim::HeadlineBar {
+            c.paired.map(|p| super::plots::HeadlineBar {
                 label: format!("{} · {}", c.workload, c.param),
                 rival: c.other.clone(),
                 ratio: p.ratio,
@@ -35,28 +35,9 @@ pub fn write(dir: &Path, comps: &[Comparison], flagship: &str, margin: f64) -> a
             })
         })
         .collect();
-    let svg = shim::headline_chart(
-        &format!("{flagship} ÷ each rival (paired, 95% CI)"),
-        &bars,
-        margin,
-    )?;
+    let svg =
+        super::plots::headline_chart(&format!("{flagship} ÷ each rival (paired, 95% CI)"), &bars, margin)?;
     let plots = dir.join(super::plots::PLOTS_DIR);
     std::fs::create_dir_all(&plots)?;
     super::write_atomic(&plots, HEADLINE_PLOT, svg.as_bytes())
-}
-
-// TEMPORARY until plots::headline_chart lands (plots helper); replaced before commit.
-mod shim {
-    pub struct HeadlineBar {
-        pub label: String,
-        pub rival: String,
-        pub ratio: f64,
-        pub ci_low: f64,
-        pub ci_high: f64,
-        pub verdict: &'static str,
-    }
-    pub fn headline_chart(_t: &str, bars: &[HeadlineBar], _m: f64) -> anyhow::Result<String> {
-        let n = bars.iter().filter(|b| !b.label.is_empty() && !b.rival.is_empty() && b.ratio > 0.0 && b.ci_low <= b.ci_high && !b.verdict.is_empty()).count();
-        Ok(format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><!-- {n} --></svg>\n"))
-    }
 }

@@ -159,6 +159,8 @@ pub fn provenance() -> Provenance {
         allocator: "system".into(),
         clock: "CLOCK_MONOTONIC".into(),
         clock_resolution_ns: Some(1),
+        cpu_governor: "performance".into(),
+        build: None,
         run: RunInfo {
             mode: "quick".into(),
             samples: 5,
@@ -181,6 +183,9 @@ pub fn provenance() -> Provenance {
             ],
             gate: true,
             command_line: "tournament run --quick".into(),
+            shuffle_seed: None,
+            margin: None,
+            flagship: None,
         },
     }
 }
