@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help deps test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed instructions merge index loom miri fmt clippy
+.PHONY: help deps test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri fmt clippy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -49,9 +49,12 @@ bench-ab: ## Same-machine A/B: build REV and this tree, alternate their quick su
 	@test -n "$(REV)" || { echo "usage: make bench-ab REV=<git-rev>"; exit 2; }
 	scripts/bench-ab.sh $(REV)
 
-bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: +500 ns busy-wait per submit) into OUT, to prove compare flags it
-	@test -n "$(OUT)" || { echo "usage: make bench-slowed OUT=/tmp/slowed"; exit 2; }
-	$(CARGO) run --release --quiet -p tournament --features slow-test -- run --quick --out $(OUT)
+bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: SLOW_TEST_NS ns per task, default 500, on main's ping-pong/burst/multi-producer) into OUT
+	@test -n "$(OUT)" || { echo "usage: make bench-slowed OUT=/tmp/slowed [SLOW_TEST_NS=3.2]"; exit 2; }
+	CARGO_TARGET_DIR=target/slowed $(CARGO) run --release --quiet -p tournament --features slow-test -- run --quick --out $(OUT)
+
+calibrate: ## Measure the method: A/A agreement and false positives, power at 2/5/10% injected slowdowns → results/calibration/CALIBRATION.md (~30 min, quiet machine)
+	scripts/calibrate.sh
 
 instructions: ## Instruction counts (valgrind callgrind) of the loop-thread hot paths; skipped without valgrind
 	scripts/instructions.sh

@@ -118,8 +118,10 @@ pub struct Provenance {
     pub rustc: String,
     /// Build profile of this binary: `release` (no debug assertions) or `debug`.
     pub profile: String,
-    /// Cargo features of the `tournament` build that change what is measured: `slow-test` (a
-    /// deliberately slowed build, see `harness::submit_or_fail`). Empty for a normal build;
+    /// Cargo features of the `tournament` build that change what is measured:
+    /// `slow-test=<ns>ns` (a deliberately slowed build and its delay per task, see
+    /// `harness::slow_test_ns`; `slow-test` alone in runs recorded before the delay was
+    /// calibrated). Empty for a normal build;
     /// absent in env.json files written before the field existed.
     #[serde(default)]
     pub features: Vec<String>,
@@ -146,7 +148,9 @@ pub struct Provenance {
     /// Absent in env.json files written before the field existed.
     #[serde(default)]
     pub external_tools: BTreeMap<String, String>,
-    /// Thread pinning: the tournament does not pin threads (`none`).
+    /// Thread pinning: `none` (switched off with `TOURNAMENT_PIN=0` or `run --no-pin`, or not
+    /// possible here), else where the loop, harness and producer threads were pinned
+    /// (`harness::pinning_description`, rule in `harness::Placement`).
     pub pinning: String,
     /// Global allocator: the system allocator (`system`).
     pub allocator: String,
@@ -252,8 +256,8 @@ impl BuildInfo {
 /// The measurement-relevant Cargo features this binary was built with.
 fn build_features() -> Vec<String> {
     let mut f = Vec::new();
-    if cfg!(feature = "slow-test") {
-        f.push("slow-test".to_string());
+    if let Some(slow) = crate::harness::slow_test_feature() {
+        f.push(slow); // `slow-test=<ns>ns`: the injected delay per task (harness::slow_test_ns)
     }
     f
 }
@@ -310,7 +314,7 @@ impl Provenance {
             crate_versions,
             cargo_lock: Some(build_facts::CARGO_LOCK.to_string()),
             external_tools: external_tools(),
-            pinning: "none".to_string(),
+            pinning: crate::harness::pinning_description(),
             allocator: "system".to_string(),
             clock: "CLOCK_MONOTONIC (std::time::Instant)".to_string(),
             clock_resolution_ns: clock_resolution_ns(),

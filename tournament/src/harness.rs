@@ -6,10 +6,15 @@
 //!   a task that runs twice (over-completion) or a submit error fails the sample;
 //! * the waiting side always waits the same way — a brief spin, then park — whatever the
 //!   contender, so no contender is advantaged by how the harness waits ([`Completion::wait_for`]);
-//! * nothing inside a timed scope sleeps, polls with sleeps, or writes to the terminal.
+//! * nothing inside a timed scope sleeps, polls with sleeps, or writes to the terminal;
+//! * threads are placed on fixed CPUs where a workload allows it ([`pinning`], "Thread
+//!   placement" below), recorded in env.json `pinning`.
+//!
+//! The `slow-test` build ("Injected slowdown" below) and the instruction-count lane
+//! ([`TimedScope`] brackets every timed window with callgrind client requests) live here too.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -207,6 +212,12 @@ pub struct Measured {
 
 /// A timed region: started right before the first timed submit, stopped right after the last
 /// task was observed complete.
+///
+/// It also brackets its window with callgrind's `START_INSTRUMENTATION` /
+/// `STOP_INSTRUMENTATION` client requests ([`callgrind`]), so `make instructions`, which runs the
+/// tournament under `valgrind --tool=callgrind --instr-atstart=no`, counts the instructions of
+/// every thread inside timed windows only (not start-up, the environment probe, warm-up, the
+/// report or the plots). Outside valgrind each request is six register instructions.
 pub struct TimedScope {
     start: Instant,
     usage: Usage,
@@ -217,6 +228,7 @@ impl TimedScope {
     #[inline]
     pub fn start() -> TimedScope {
         let usage = Usage::now();
+        callgrind::request(callgrind::START_INSTRUMENTATION);
         TimedScope { start: Instant::now(), usage }
     }
 
@@ -224,6 +236,7 @@ impl TimedScope {
     #[inline]
     pub fn stop(self) -> Measured {
         let wall_ns = self.start.elapsed().as_nanos() as u64;
+        callgrind::request(callgrind::STOP_INSTRUMENTATION);
         let usage = Usage::now();
         Measured {
             wall_ns,
@@ -231,6 +244,356 @@ impl TimedScope {
             voluntary_switches: usage
                 .voluntary_switches
                 .saturating_sub(self.usage.voluntary_switches),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thread placement
+// ---------------------------------------------------------------------------------------------
+
+/// Environment variable that switches thread pinning off (`0`, `off`, `false`, `no`) or on
+/// (`1`, `on`, `true`, `yes`, empty); read once, at the first [`pinning`] call, unless
+/// [`set_pinning`] decided first (the `run --no-pin` flag). Default: on.
+pub const PIN_ENV: &str = "TOURNAMENT_PIN";
+
+/// 0: not decided yet; 1: requested on; 2: requested off.
+static PIN_REQUEST: AtomicU8 = AtomicU8::new(0);
+
+/// Requests thread pinning on or off for the rest of the process, overriding [`PIN_ENV`]. Call it
+/// before the first sample (a later call applies to the threads placed from then on).
+pub fn set_pinning(enabled: bool) {
+    PIN_REQUEST.store(if enabled { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether threads are pinned: requested ([`set_pinning`], else [`PIN_ENV`], default on) and
+/// possible ([`placement`] exists: Linux, and at least two CPUs in the process's affinity mask).
+///
+/// # Panics
+/// [`PIN_ENV`] holds a value other than those it documents (a clear message names it).
+pub fn pinning() -> bool {
+    pinning_requested() && placement().is_some()
+}
+
+fn pinning_requested() -> bool {
+    match PIN_REQUEST.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let on = match std::env::var(PIN_ENV) {
+                Err(_) => true,
+                Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "" | "1" | "on" | "true" | "yes" => true,
+                    "0" | "off" | "false" | "no" => false,
+                    _ => panic!("{PIN_ENV}={v:?}: expected 1/on/true/yes or 0/off/false/no"),
+                },
+            };
+            let _ = PIN_REQUEST.compare_exchange(
+                0,
+                if on { 1 } else { 2 },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            PIN_REQUEST.load(Ordering::Relaxed) == 1
+        }
+    }
+}
+
+/// Where pinned threads go: CPU numbers taken from the process's affinity mask at first use
+/// (ascending), so a restricted container pins inside its own CPUs.
+///
+/// The rule (2 vCPUs here: loop on CPU 1, harness and a single producer on CPU 0):
+/// * the **loop thread** (the thread that calls `run`; a peer's worker or runtime thread *is*
+///   that thread, and threads it spawns inherit its CPU) gets the second-lowest CPU;
+/// * the **harness thread** (the sample's driver: the producer of the single-producer
+///   workloads, the waiter of the others) gets the lowest; processes it spawns (the echo client,
+///   `wrk`) inherit it, so client and server sit on different CPUs as well;
+/// * **producer threads** of the multi-producer workloads get one CPU each among the CPUs other
+///   than the loop's (the harness's first) while there are enough of them, i.e. P = 1 here; with
+///   more producers than such CPUs they are left **unpinned** (the whole allowed mask). Not
+///   round-robin: over every CPU it would tie a fixed subset of producers (depending on P) to the
+///   loop's CPU, and over the loop-free CPUs only it would, on this machine, serialise every
+///   producer on CPU 0, so no two producers would ever contend on the ingress at the same time
+///   — the very thing those workloads measure. Unpinned, the scheduler places them as it
+///   would a user's program, and the loop still starts every sample on its own CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// CPU of the harness thread.
+    pub harness: usize,
+    /// CPU of the loop thread.
+    pub loop_cpu: usize,
+    /// Every CPU of the process's affinity mask at first use, ascending (what an unpinned thread
+    /// is given back).
+    pub allowed: Vec<usize>,
+}
+
+impl Placement {
+    /// The placement for the allowed CPUs `allowed` (any order, duplicates ignored); `None`
+    /// with fewer than two CPUs (nothing to separate).
+    pub fn from_allowed(allowed: &[usize]) -> Option<Placement> {
+        let mut allowed = allowed.to_vec();
+        allowed.sort_unstable();
+        allowed.dedup();
+        (allowed.len() >= 2).then(|| Placement {
+            harness: allowed[0],
+            loop_cpu: allowed[1],
+            allowed,
+        })
+    }
+
+    /// The CPUs producers may be pinned to: every allowed CPU but the loop's, the harness's first.
+    pub fn producer_cpus(&self) -> Vec<usize> {
+        self.allowed.iter().copied().filter(|&c| c != self.loop_cpu).collect()
+    }
+
+    /// The CPU of producer `index` (0-based) of `count`, or `None` (unpinned) when `count`
+    /// exceeds [`Placement::producer_cpus`].
+    pub fn producer_cpu(&self, index: usize, count: usize) -> Option<usize> {
+        let cpus = self.producer_cpus();
+        (count <= cpus.len()).then(|| cpus.get(index).copied()).flatten()
+    }
+
+    /// One line for env.json `pinning`.
+    pub fn describe(&self) -> String {
+        let free = self.producer_cpus();
+        format!(
+            "loop thread on CPU {}, harness thread on CPU {}; producers: one per CPU of {:?} \
+             when P <= {}, else unpinned (CPUs {:?})",
+            self.loop_cpu,
+            self.harness,
+            free,
+            free.len(),
+            self.allowed
+        )
+    }
+}
+
+/// The process's [`Placement`], computed once from the affinity mask of the first thread that
+/// asks (before any thread is pinned: pinning needs it first); `None` off Linux, or when the
+/// mask cannot be read or holds fewer than two CPUs.
+pub fn placement() -> Option<&'static Placement> {
+    static PLACEMENT: OnceLock<Option<Placement>> = OnceLock::new();
+    PLACEMENT
+        .get_or_init(|| affinity::current().ok().and_then(|cpus| Placement::from_allowed(&cpus)))
+        .as_ref()
+}
+
+/// env.json `pinning`: `none` when threads are not pinned (switched off, or impossible here),
+/// else [`Placement::describe`].
+pub fn pinning_description() -> String {
+    match placement() {
+        Some(p) if pinning() => p.describe(),
+        _ => "none".to_string(),
+    }
+}
+
+/// Pins the calling thread, the harness thread, to [`Placement::harness`] (no-op when not
+/// [`pinning`]). Called before every loop starts (the harness thread does not change within a
+/// run); threads and processes spawned afterwards inherit this CPU unless placed otherwise.
+///
+/// # Errors
+/// The kernel refused the affinity change (the sample fails saying so).
+pub fn pin_harness_thread() -> Result<(), SampleError> {
+    match placement() {
+        Some(p) if pinning() => affinity::set_current(&[p.harness]).map_err(|e| {
+            SampleError(format!("pinning the harness thread to CPU {}: {e}", p.harness))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Pins thread `t` (just spawned to call a loop's `run`, or a native server's thread) to
+/// [`Placement::loop_cpu`] (no-op when not [`pinning`]).
+///
+/// # Errors
+/// The kernel refused the affinity change.
+pub fn place_loop_thread<T>(t: &thread::JoinHandle<T>) -> Result<(), SampleError> {
+    match placement() {
+        Some(p) if pinning() => affinity::set_thread(t, &[p.loop_cpu]).map_err(|e| {
+            SampleError(format!("pinning the loop thread to CPU {}: {e}", p.loop_cpu))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Places producer thread `t`, number `index` of `count`, by [`Placement::producer_cpu`]: pinned
+/// to its CPU, or given the whole allowed mask back (it inherited the harness's CPU). No-op when
+/// not [`pinning`].
+///
+/// # Errors
+/// The kernel refused the affinity change.
+pub fn place_producer_thread<T>(
+    t: &thread::JoinHandle<T>,
+    index: usize,
+    count: usize,
+) -> Result<(), SampleError> {
+    match placement() {
+        Some(p) if pinning() => {
+            let cpus = p.producer_cpu(index, count).map_or_else(|| p.allowed.clone(), |c| vec![c]);
+            affinity::set_thread(t, &cpus).map_err(|e| {
+                SampleError(format!("placing producer {index} of {count} on CPUs {cpus:?}: {e}"))
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The affinity calls (`sched_getaffinity`/`sched_setaffinity` for the calling thread,
+/// `pthread_setaffinity_np` for another); elsewhere than Linux every call fails (`Unsupported`),
+/// so [`placement`] is `None` and nothing is pinned.
+pub mod affinity {
+    use std::io;
+    use std::thread::JoinHandle;
+
+    /// CPUs the calling thread may run on, ascending.
+    ///
+    /// # Errors
+    /// `sched_getaffinity` failed, or not Linux.
+    #[cfg(target_os = "linux")]
+    pub fn current() -> io::Result<Vec<usize>> {
+        // SAFETY: a zeroed `cpu_set_t` is a valid empty set; `sched_getaffinity(0, ..)` writes at
+        // most `size_of::<cpu_set_t>()` bytes into the live local we pass.
+        let set = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            set
+        };
+        let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `CPU_ISSET` reads bit `c` of the set; `c` is below the set's size in bits.
+        Ok((0..max).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn cpu_set(cpus: &[usize]) -> io::Result<libc::cpu_set_t> {
+        let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: a zeroed `cpu_set_t` is a valid empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &c in cpus {
+            if c >= max {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("CPU {c} >= {max}"),
+                ));
+            }
+            // SAFETY: `c` is below the set's size in bits (checked above).
+            unsafe { libc::CPU_SET(c, &mut set) };
+        }
+        Ok(set)
+    }
+
+    /// Restricts the calling thread to `cpus`.
+    ///
+    /// # Errors
+    /// `sched_setaffinity` failed (e.g. a CPU outside the cgroup's set), or not Linux.
+    #[cfg(target_os = "linux")]
+    pub fn set_current(cpus: &[usize]) -> io::Result<()> {
+        let set = cpu_set(cpus)?;
+        // SAFETY: pid 0 is the calling thread; the set is a live local of the size we pass.
+        if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Restricts thread `t` to `cpus`.
+    ///
+    /// # Errors
+    /// `pthread_setaffinity_np` failed, or not Linux.
+    #[cfg(target_os = "linux")]
+    pub fn set_thread<T>(t: &JoinHandle<T>, cpus: &[usize]) -> io::Result<()> {
+        use std::os::unix::thread::JoinHandleExt;
+        let set = cpu_set(cpus)?;
+        // SAFETY: the handle keeps the thread joinable, so its pthread_t is valid (a thread that
+        // already exited but is not joined yet is still a valid target); the set is a live local
+        // of the size we pass.
+        let rc = unsafe {
+            libc::pthread_setaffinity_np(
+                t.as_pthread_t(),
+                std::mem::size_of::<libc::cpu_set_t>(),
+                &set,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(())
+    }
+
+    /// Not Linux: fails.
+    ///
+    /// # Errors
+    /// Always `Unsupported`.
+    #[cfg(not(target_os = "linux"))]
+    pub fn current() -> io::Result<Vec<usize>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Not Linux: fails.
+    ///
+    /// # Errors
+    /// Always `Unsupported`.
+    #[cfg(not(target_os = "linux"))]
+    pub fn set_current(_cpus: &[usize]) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Not Linux: fails.
+    ///
+    /// # Errors
+    /// Always `Unsupported`.
+    #[cfg(not(target_os = "linux"))]
+    pub fn set_thread<T>(_t: &JoinHandle<T>, _cpus: &[usize]) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Valgrind client requests for callgrind (the instruction-count lane, `make instructions`).
+///
+/// A client request is valgrind's "special instruction sequence" (`valgrind.h`,
+/// `VALGRIND_DO_CLIENT_REQUEST_EXPR`; amd64: four `rol` of `rdi` summing to 128 bits, then
+/// `xchg rbx, rbx`, with `rax` pointing at the request and its five arguments): a no-op on a real
+/// CPU, recognised by valgrind's decoder. Request codes from `callgrind.h`
+/// (`VG_USERREQ_TOOL_BASE('C','T')` + 4 and + 5). Other architectures: no-ops (the lane then
+/// counts the whole process; `scripts/instructions.sh` says so).
+pub mod callgrind {
+    const TOOL_BASE: u64 = ((b'C' as u64) << 24) | ((b'T' as u64) << 16);
+    /// `VG_USERREQ__START_INSTRUMENTATION`: instrument (count) from here on, every thread.
+    pub const START_INSTRUMENTATION: u64 = TOOL_BASE + 4;
+    /// `VG_USERREQ__STOP_INSTRUMENTATION`: stop instrumenting, every thread.
+    pub const STOP_INSTRUMENTATION: u64 = TOOL_BASE + 5;
+
+    /// Issues client request `code` (no arguments); returns valgrind's answer, 0 outside it.
+    #[inline(always)]
+    pub fn request(code: u64) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let args: [u64; 6] = [code, 0, 0, 0, 0, 0];
+            let mut result: u64 = 0;
+            // SAFETY: the four rotations of `rdi` total 128 bits (it ends unchanged) and
+            // `xchg rbx, rbx` changes nothing, so on a real CPU the block only clobbers flags;
+            // under valgrind it reads the six words `rax` points at (a live local) and writes
+            // `rdx`, declared as an output.
+            unsafe {
+                std::arch::asm!(
+                    "rol rdi, 3",
+                    "rol rdi, 13",
+                    "rol rdi, 61",
+                    "rol rdi, 51",
+                    "xchg rbx, rbx",
+                    in("rax") args.as_ptr(),
+                    inout("rdx") result,
+                    options(nostack),
+                );
+            }
+            result
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = code;
+            0
         }
     }
 }
@@ -254,11 +617,13 @@ impl<L: EventLoop> RunningLoop<L> {
     }
 
     /// Starts `run()` of an already constructed loop on a new thread named `loop` (for callers
-    /// that measure between `new` and `run`, such as the footprint workload).
+    /// that measure between `new` and `run`, such as the footprint workload). Pinned (see
+    /// [`Placement`]): the calling harness thread first, then the new loop thread.
     ///
     /// # Errors
-    /// The thread could not be spawned.
+    /// The thread could not be spawned or placed (a placed-but-failed loop is closed and joined).
     pub fn spawn(lp: Arc<L>) -> Result<Self, SampleError> {
+        pin_harness_thread()?;
         let (tx, done_rx) = mpsc::channel();
         let runner = Arc::clone(&lp);
         let thread = thread::Builder::new()
@@ -268,7 +633,10 @@ impl<L: EventLoop> RunningLoop<L> {
                 let _ = tx.send(r);
             })
             .map_err(|e| SampleError(format!("spawn failed: {e}")))?;
-        Ok(RunningLoop { lp, done_rx, thread: Some(thread) })
+        let placed = place_loop_thread(&thread);
+        let running = RunningLoop { lp, done_rx, thread: Some(thread) };
+        placed?; // on error `running` drops here: closed and joined
+        Ok(running)
     }
 
     /// A snapshot of the loop's counters.
@@ -317,6 +685,175 @@ impl<L: EventLoop> Drop for RunningLoop<L> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Injected slowdown (`slow-test` builds)
+// ---------------------------------------------------------------------------------------------
+
+/// The contender whose submits a `slow-test` build slows: `main` only (not its ablations).
+pub const SLOWED_CONTENDER: &str = "main";
+
+/// The workloads whose submits a `slow-test` build slows (for [`SLOWED_CONTENDER`] only): the
+/// submit-throughput family. Every other cell is measured as in a normal build (apart from one
+/// relaxed load per submit), so which cells a slowed run should flag is known exactly.
+pub const SLOWED_WORKLOADS: &[&str] = &["ping-pong", "burst", "multi-producer"];
+
+/// The injected delay when `SLOW_TEST_NS` was not set at build time: 500 ns per task.
+pub const DEFAULT_SLOW_TEST_NS: f64 = 500.0;
+
+/// The least number of spin iterations paid at once (see [`slow_test_ns`]).
+pub const SLOW_TEST_CHUNK_ITERS: u64 = 1024;
+
+/// The mean delay per task of this build, ns, or `None` in a normal build (without the
+/// `slow-test` feature).
+///
+/// A `slow-test` build injects, into every submit the harness makes for [`SLOWED_CONTENDER`] on
+/// [`SLOWED_WORKLOADS`] (the producers' submits, including the untimed warm-up's), a busy-wait of
+/// `SLOW_TEST_NS` ns per task (read at **build** time with `option_env!`, e.g.
+/// `SLOW_TEST_NS=3.2 cargo build --features slow-test`; unset: [`DEFAULT_SLOW_TEST_NS`]). The
+/// wait is never a sleep: it is a chain of dependent integer additions whose rate
+/// (iterations/ns) is calibrated once per process with [`Instant`] (the fastest of five ~2 ms
+/// spins after a warm-up, about 10 ms; [`slow_test_calibration`]). Each task adds its share
+/// (fixed point, 1/65536 iteration) to a per-thread debt, and the debt is paid once it reaches
+/// [`SLOW_TEST_CHUNK_ITERS`] iterations (a few hundred ns): a delay of a few ns per task would
+/// otherwise be a handful of additions the out-of-order core overlaps with the submit's own
+/// cache misses, i.e. no delay at all. So the *mean* delay per task is the nominal one; how much
+/// it actually slows a cell is measured (`make calibrate` reports the paired slowdown).
+///
+/// # Panics
+/// `SLOW_TEST_NS` at build time is not a finite number ≥ 0.
+pub fn slow_test_ns() -> Option<f64> {
+    if !cfg!(feature = "slow-test") {
+        return None;
+    }
+    Some(match option_env!("SLOW_TEST_NS") {
+        None => DEFAULT_SLOW_TEST_NS,
+        Some(s) => match s.trim().parse::<f64>() {
+            Ok(ns) if ns.is_finite() && ns >= 0.0 => ns,
+            _ => panic!("SLOW_TEST_NS={s:?} at build time: expected a number of ns >= 0"),
+        },
+    })
+}
+
+/// The env.json `features` entry of a `slow-test` build, `slow-test=<ns>ns` (e.g.
+/// `slow-test=3.2ns`); `None` in a normal build. Also calibrates the spin, so it happens at
+/// process start, outside any sample.
+///
+/// # Panics
+/// As [`slow_test_ns`].
+pub fn slow_test_feature() -> Option<String> {
+    let ns = slow_test_ns()?;
+    slow_test_calibration();
+    Some(format!("slow-test={ns}ns"))
+}
+
+/// The spin's calibration: (iterations per ns, debt added per task in 1/65536 iterations).
+/// Computed once per process; `(0.0, 0)` in a normal build.
+pub fn slow_test_calibration() -> (f64, u64) {
+    static CAL: OnceLock<(f64, u64)> = OnceLock::new();
+    *CAL.get_or_init(|| {
+        let Some(ns) = slow_test_ns() else { return (0.0, 0) };
+        spin(1 << 20); // warm-up: page in, let the clock ramp
+        // Size a ~2 ms chunk from a first estimate, then keep the fastest of five.
+        let t0 = Instant::now();
+        spin(1 << 20);
+        let first = (1u64 << 20) as f64 / t0.elapsed().as_nanos().max(1) as f64;
+        let iters = ((first * 2e6) as u64).max(1 << 16);
+        let best = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                spin(iters);
+                t.elapsed().as_nanos().max(1) as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        let per_ns = iters as f64 / best;
+        let per_task = (ns * per_ns * 65_536.0).round() as u64;
+        SLOW_DEBT_PER_TASK.store(per_task, Ordering::Relaxed);
+        (per_ns, per_task)
+    })
+}
+
+/// Whether the current sample's submits pay the injected delay.
+static SLOW_ARMED: AtomicBool = AtomicBool::new(false);
+/// [`slow_test_calibration`]'s debt per task, 1/65536 iterations.
+static SLOW_DEBT_PER_TASK: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Unpaid spin iterations of this thread, 1/65536 iterations.
+    static SLOW_DEBT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// `n` iterations of a dependent addition chain (an empty `asm!` keeps the compiler from folding
+/// it); returns the sum so it is not dead.
+#[inline(never)]
+fn spin(n: u64) -> u64 {
+    let mut x = 0u64;
+    for _ in 0..n {
+        x = x.wrapping_add(1);
+        // SAFETY: an empty assembly block that only claims to read and write `x`'s register.
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) x, options(nomem, nostack, preserves_flags))
+        };
+    }
+    x
+}
+
+/// Adds one task's delay to this thread's debt and pays it when due ([`slow_test_ns`]).
+#[inline(never)]
+fn pay_slowdown() {
+    let due = SLOW_DEBT.with(|d| {
+        let debt = d.get() + SLOW_DEBT_PER_TASK.load(Ordering::Relaxed);
+        if debt >> 16 >= SLOW_TEST_CHUNK_ITERS {
+            d.set(debt & 0xffff);
+            debt >> 16
+        } else {
+            d.set(debt);
+            0
+        }
+    });
+    if due > 0 {
+        std::hint::black_box(spin(due));
+    }
+}
+
+/// Arms the injected delay of a `slow-test` build for one sample when the contender is
+/// [`SLOWED_CONTENDER`] and the workload one of [`SLOWED_WORKLOADS`]; disarms when dropped. A
+/// no-op in a normal build. Samples run one at a time, so one process-wide flag suffices.
+#[must_use = "the delay is armed only while the guard lives"]
+pub struct SlowTestScope {
+    armed: bool,
+}
+
+impl SlowTestScope {
+    /// Arms for (`contender`, `workload`) if they are slowed (calibrating first, untimed).
+    pub fn enter(contender: &str, workload: &str) -> SlowTestScope {
+        let armed = cfg!(feature = "slow-test")
+            && contender == SLOWED_CONTENDER
+            && SLOWED_WORKLOADS.contains(&workload);
+        if armed {
+            slow_test_calibration();
+            SLOW_ARMED.store(true, Ordering::Release);
+        }
+        SlowTestScope { armed }
+    }
+}
+
+impl Drop for SlowTestScope {
+    fn drop(&mut self) {
+        if self.armed {
+            SLOW_ARMED.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The injected delay of a `slow-test` build at one submit (nothing in a normal build, and one
+/// relaxed load when not armed).
+#[inline(always)]
+pub fn injected_slowdown() {
+    if cfg!(feature = "slow-test") && SLOW_ARMED.load(Ordering::Relaxed) {
+        pay_slowdown();
+    }
+}
+
 /// Submits `f` to `lp`, turning a rejection into a [`SampleError`] (the closure is dropped by the
 /// caller's frame, never lost silently: the sample fails).
 #[inline]
@@ -324,13 +861,7 @@ pub fn submit_or_fail<L: EventLoop, F: FnOnce() + Send + 'static>(
     lp: &L,
     f: F,
 ) -> Result<(), SampleError> {
-    #[cfg(feature = "slow-test")]
-    {
-        let t0 = std::time::Instant::now();
-        while t0.elapsed() < std::time::Duration::from_nanos(500) {
-            std::hint::spin_loop();
-        }
-    } // slowed build for `tournament compare` tests: fixed 500 ns busy-wait per submit, never a sleep
+    injected_slowdown(); // a `slow-test` build only, see `slow_test_ns`
     lp.submit(f).map_err(|r| SampleError(format!("submit rejected: {}", r.reason)))
 }
 
@@ -399,6 +930,97 @@ mod tests {
         let c2 = Completion::leak();
         let e = c2.wait_for(1, Duration::from_millis(1)).unwrap_err();
         assert!(e.0.contains("timed out") && e.0.contains("0 of 1"), "{e}");
+    }
+
+    #[test]
+    fn placement_separates_loop_and_harness_and_unpins_crowds() {
+        assert_eq!(Placement::from_allowed(&[0]), None);
+        let two = Placement::from_allowed(&[1, 0]).unwrap();
+        assert_eq!((two.harness, two.loop_cpu, two.allowed.clone()), (0, 1, vec![0, 1]));
+        assert_eq!(two.producer_cpus(), vec![0]);
+        assert_eq!(two.producer_cpu(0, 1), Some(0));
+        assert_eq!(two.producer_cpu(0, 2), None);
+        assert_eq!(two.producer_cpu(1, 100), None);
+        let four = Placement::from_allowed(&[6, 2, 4, 3]).unwrap();
+        assert_eq!((four.harness, four.loop_cpu), (2, 3));
+        assert_eq!(four.producer_cpus(), vec![2, 4, 6]);
+        assert_eq!(
+            (0..3).map(|i| four.producer_cpu(i, 3)).collect::<Vec<_>>(),
+            [Some(2), Some(4), Some(6)]
+        );
+        assert_eq!(four.producer_cpu(0, 4), None);
+        assert!(two.describe().contains("loop thread on CPU 1"), "{}", two.describe());
+    }
+
+    /// The affinity mask a task running on `lp`'s loop thread sees.
+    fn loop_thread_mask<L: EventLoop>() -> (Vec<usize>, Vec<usize>) {
+        let running = RunningLoop::<L>::start(&LoopConfig::default()).unwrap();
+        let (tx, rx) = mpsc::sync_channel(1);
+        submit_or_fail(&*running.lp, move || {
+            let _ = tx.send(affinity::current().unwrap());
+        })
+        .unwrap();
+        let on_loop = rx.recv_timeout(SAMPLE_TIMEOUT).unwrap();
+        let on_harness = affinity::current().unwrap();
+        running.finish().unwrap();
+        (on_loop, on_harness)
+    }
+
+    #[test]
+    fn loop_threads_of_our_loops_and_of_peers_are_pinned_apart_from_the_harness() {
+        let Some(p) = placement().filter(|_| pinning()) else {
+            eprintln!("pinning is off or impossible here: nothing to check");
+            return;
+        };
+        for (what, (on_loop, on_harness)) in [
+            ("baseline", loop_thread_mask::<loop_baseline::BaselineLoop>()),
+            ("std-mpsc", loop_thread_mask::<crate::contenders::std_mpsc::StdMpsc>()),
+            ("tokio-ct", loop_thread_mask::<crate::contenders::tokio_ct::TokioCt>()),
+        ] {
+            assert_eq!(on_loop, vec![p.loop_cpu], "{what}: loop thread");
+            assert_eq!(on_harness, vec![p.harness], "{what}: harness thread");
+        }
+        // Producers: a single one shares the harness's CPU; a crowd gets the whole mask back.
+        for (count, want) in [(1, vec![p.harness]), (p.allowed.len() + 1, p.allowed.clone())] {
+            let (go_tx, go_rx) = mpsc::channel::<()>();
+            let h = thread::spawn(move || {
+                go_rx.recv().unwrap();
+                affinity::current().unwrap()
+            });
+            place_producer_thread(&h, 0, count).unwrap();
+            go_tx.send(()).unwrap();
+            assert_eq!(h.join().unwrap(), want, "producer 0 of {count}");
+        }
+    }
+
+    #[test]
+    fn injected_slowdown_is_armed_only_for_main_on_the_throughput_family() {
+        assert_eq!(spin(1000), 1000);
+        for (c, w, want) in [
+            ("main", "ping-pong", true),
+            ("main", "burst", true),
+            ("main", "multi-producer", true),
+            ("main", "wakeup-burst", false),
+            ("main", "ping-pong-latency", false),
+            ("main/no-spin", "ping-pong", false),
+            ("tokio-ct", "ping-pong", false),
+        ] {
+            let g = SlowTestScope::enter(c, w);
+            assert_eq!(g.armed, want && cfg!(feature = "slow-test"), "{c} {w}");
+            assert_eq!(SLOW_ARMED.load(Ordering::Acquire), g.armed);
+            drop(g);
+            assert!(!SLOW_ARMED.load(Ordering::Acquire));
+        }
+        if cfg!(feature = "slow-test") {
+            let ns = slow_test_ns().unwrap();
+            let (per_ns, per_task) = slow_test_calibration();
+            assert!(per_ns > 0.0);
+            assert_eq!(per_task, (ns * per_ns * 65_536.0).round() as u64);
+            assert!(slow_test_feature().unwrap().starts_with("slow-test="));
+        } else {
+            assert_eq!((slow_test_ns(), slow_test_feature()), (None, None));
+            assert_eq!(slow_test_calibration(), (0.0, 0));
+        }
     }
 
     #[test]

@@ -73,6 +73,8 @@ impl Contender {
         param: &Param,
         config: &LoopConfig,
     ) -> Result<SampleOutcome, SampleError> {
+        // A `slow-test` build slows `main`'s submit-throughput cells only (no-op otherwise).
+        let _slowed = crate::harness::SlowTestScope::enter(self.id, workload);
         match self.native_server_for(workload) {
             Some(native) => workloads::run_native_sample(workload, native, param),
             None => (self.run_sample)(workload, param, config),

@@ -8,7 +8,9 @@ use std::time::Instant;
 use loop_api::{EventLoop, LoopConfig};
 
 use super::{Mode, Param, SampleOutcome, TimedBody, WorkloadSpec, sample_with_loop};
-use crate::harness::{SAMPLE_TIMEOUT, SampleError, TimedScope, producer_split};
+use crate::harness::{
+    SAMPLE_TIMEOUT, SampleError, TimedScope, place_producer_thread, producer_split, submit_or_fail,
+};
 
 /// Registry entry.
 pub const SPEC: WorkloadSpec = WorkloadSpec {
@@ -43,20 +45,28 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
         let ready = Arc::new(AtomicUsize::new(0));
         let closed = gate.write().map_err(|_| SampleError::new("start gate poisoned"))?;
         let mut producers = Vec::with_capacity(shares.len());
-        for share in shares.iter().copied() {
+        for (i, share) in shares.iter().copied().enumerate() {
             let (lp, gate, ready) = (Arc::clone(lp), Arc::clone(&gate), Arc::clone(&ready));
             let spawned = thread::Builder::new().name("producer".into()).spawn(move || {
                 ready.fetch_add(1, Ordering::AcqRel);
                 drop(gate.read());
                 for _ in 0..share {
-                    if let Err(r) = lp.submit(move || c.task_done()) {
-                        c.fail(format!("submit rejected: {}", r.reason));
+                    if let Err(e) = submit_or_fail(&*lp, move || c.task_done()) {
+                        c.fail(e.0);
                         return;
                     }
                 }
             });
             match spawned {
-                Ok(h) => producers.push(h),
+                Ok(h) => {
+                    // Pinned or unpinned by the harness's placement rule (`harness::Placement`).
+                    let placed = place_producer_thread(&h, i, shares.len());
+                    producers.push(h);
+                    if let Err(e) = placed {
+                        c.fail(e.0);
+                        break;
+                    }
+                }
                 Err(e) => {
                     c.fail(format!("spawning producer threads failed: {e}"));
                     break;

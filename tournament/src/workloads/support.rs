@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use loop_api::EventLoop;
 
-use crate::harness::{SAMPLE_TIMEOUT, SampleError, submit_or_fail};
+use crate::harness::{SAMPLE_TIMEOUT, SampleError, place_producer_thread, submit_or_fail};
 
 /// P producer threads held at a start gate, released together (the multi-producer workloads).
 ///
@@ -48,7 +48,16 @@ impl Producers {
                 body(i, share);
             });
             match spawned {
-                Ok(h) => group.handles.push(h),
+                Ok(h) => {
+                    // Pinned or unpinned by the harness's placement rule (`harness::Placement`).
+                    let placed = place_producer_thread(&h, i, shares.len());
+                    group.handles.push(h);
+                    if let Err(e) = placed {
+                        group.release();
+                        group.join()?;
+                        return Err(e);
+                    }
+                }
                 Err(e) => {
                     group.release();
                     group.join()?;

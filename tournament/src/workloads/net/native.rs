@@ -11,7 +11,7 @@ use loop_api::LoopStats;
 
 use super::server::wait_closed;
 use super::{NetServer, ServerCounters};
-use crate::harness::SampleError;
+use crate::harness::{SampleError, pin_harness_thread, place_loop_thread};
 
 /// A native server on its own thread. Build it with [`ThreadServer::spawn`].
 pub struct ThreadServer {
@@ -46,7 +46,7 @@ impl ThreadServer {
     /// [`Started::serving`]. `body` returns when its stop callback was called.
     ///
     /// # Errors
-    /// The thread could not be spawned, reported a failure, or did not start in time.
+    /// The thread could not be spawned or placed, reported a failure, or did not start in time.
     pub fn spawn<B>(
         name: &str,
         addr: SocketAddr,
@@ -56,6 +56,9 @@ impl ThreadServer {
     where
         B: FnOnce(Started) -> Result<(), String> + Send + 'static,
     {
+        // Placed like a loop thread (`harness::Placement`): the harness (and the client
+        // process it spawns later) on its CPU, the server thread on the loop's.
+        pin_harness_thread()?;
         let (started_tx, started_rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
         let thread = thread::Builder::new()
@@ -73,7 +76,10 @@ impl ThreadServer {
             Ok(Err(e)) => return Err(SampleError(format!("{name} failed to start: {e}"))),
             Err(_) => return Err(SampleError(format!("{name} did not start within {BOUND:?}"))),
         };
-        Ok(ThreadServer { addr, counters, stop: Some(stop), done, thread: Some(thread) })
+        let placed = place_loop_thread(&thread);
+        let server = ThreadServer { addr, counters, stop: Some(stop), done, thread: Some(thread) };
+        placed?; // on error `server` drops here: stopped and joined
+        Ok(server)
     }
 
     fn stop_and_join(&mut self) -> Result<(), SampleError> {

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Measures the measurement method itself (`make calibrate`): how often the tournament contradicts
+# itself on identical builds, and how large a slowdown `compare` finds. Writes OUT
+# (results/calibration/): the run folders, the comparisons and CALIBRATION.md, whose every number
+# is computed here from those files (nothing is typed in).
+#
+# 1. A/A: two same-build `tournament run MODE AA_ARGS` runs back to back (aa-1, aa-2), then
+#    `tournament compare aa-1 aa-2` (cells flagged as regressions are false positives) and
+#    `tournament verdict-diff aa-1 aa-2` (share of main-vs-rival verdicts that differ; skipped,
+#    saying so, when this build has no such subcommand).
+# 2. Power: for each level in LEVELS (% of main's ping-pong median ns/task in aa-1, its smallest
+#    param), a `slow-test` build with SLOW_TEST_NS = that many ns per task (injected into main's
+#    submits on ping-pong, burst and multi-producer only: `harness::slow_test_ns`) is measured
+#    against the normal build in ROUNDS alternating (ABBA) rounds of SAMPLES_PER_ROUND samples per
+#    cell (`scripts/bench-ab.sh` with prebuilt binaries), restricted by RUN_ARGS; from its
+#    COMPARE.md: the share of the affected cells (main × those workloads) flagged as regressions
+#    and the unaffected cells flagged; from raw.jsonl: the measured paired slowdown (median over
+#    rounds of the per-sample ratio slowed/normal, samples of one index ran in the same round).
+#
+# Environment (defaults finish in about 30 min on the 2-vCPU reference VM, builds included):
+#   MODE (--quick), AA_ARGS (extra flags for the A/A runs; default none: the whole quick suite),
+#   LEVELS ("2 5 10"), ROUNDS (4), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
+#   RUN_ARGS ("--contenders main,baseline,alt-two,tokio-ct,std-mpsc
+#             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running"),
+#   SLOW_TARGET_DIR (target/slowed: the slowed builds never replace target/release's binary),
+#   OUT (results/calibration; refused when it already holds results unless FORCE=1, which
+#   deletes this script's files there first).
+# Flag --smoke: tiny settings to check the script end to end (smoke parameters, 2 rounds of 3
+# samples, main and baseline on ping-pong and ping-pong-latency, output in a temporary folder
+# unless OUT is set); its numbers mean nothing.
+#
+# Timing runs need a quiet machine: run nothing else CPU-heavy meanwhile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = --smoke ]; then
+  MODE=${MODE:---smoke} LEVELS=${LEVELS:-10} ROUNDS=${ROUNDS:-2} SAMPLES_PER_ROUND=${SAMPLES_PER_ROUND:-3}
+  AA_ARGS=${AA_ARGS:---samples 5 --contenders main,baseline --workloads ping-pong,ping-pong-latency}
+  RUN_ARGS=${RUN_ARGS:---contenders main,baseline --workloads ping-pong,ping-pong-latency}
+  OUT=${OUT:-$(mktemp -d)/calibration}
+elif [ -n "${1:-}" ]; then
+  echo "usage: scripts/calibrate.sh [--smoke]" >&2
+  exit 2
+fi
+mode=${MODE:---quick}
+aa_args=${AA_ARGS:-}
+levels=${LEVELS:-2 5 10}
+rounds=${ROUNDS:-4}
+per=${SAMPLES_PER_ROUND:-3}
+threshold=${THRESHOLD:-5%}
+run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
+slow_target=${SLOW_TARGET_DIR:-target/slowed}
+out=${OUT:-results/calibration}
+
+if [ -e "$out/aa-1" ] || [ -e "$out/CALIBRATION.md" ]; then
+  if [ "${FORCE:-}" = 1 ]; then
+    rm -rf "$out"/aa-1 "$out"/aa-2 "$out"/aa-compare.md "$out"/aa-verdict-diff.txt "$out"/power-* \
+      "$out"/CALIBRATION.md "$out"/settings.txt "$out"/phases.txt
+  else
+    echo "calibrate: $out already holds a calibration; FORCE=1 replaces it, OUT=<dir> writes elsewhere" >&2
+    exit 2
+  fi
+fi
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+phase() { echo "$1 $(($(date +%s) - start))" >>"$out/phases.txt"; echo "calibrate: $1 (+$(($(date +%s) - start)) s)" >&2; }
+: >"$out/phases.txt"
+{
+  echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -n "$(git status --porcelain -- . ':!results' 2>/dev/null)" ] && echo -dirty)"
+  echo "mode=$mode"
+  echo "aa_args=$aa_args"
+  echo "levels=$levels"
+  echo "rounds=$rounds"
+  echo "samples_per_round=$per"
+  echo "threshold=$threshold"
+  echo "run_args=$run_args"
+} >"$out/settings.txt"
+
+# The binaries are copied out of the shared target folders, so a rebuild by anyone else during
+# the calibration cannot swap them.
+phase "build normal"
+cargo build --release --quiet -p tournament
+normal="$tmp/tournament-normal"
+cp target/release/tournament "$normal"
+
+phase "A/A run 1"
+# shellcheck disable=SC2086 # MODE and AA_ARGS are lists of flags
+"$normal" run $mode $aa_args --out "$out/aa-1" >/dev/null
+phase "A/A run 2"
+# shellcheck disable=SC2086
+"$normal" run $mode $aa_args --out "$out/aa-2" >/dev/null
+phase "A/A compare"
+rc=0
+"$normal" compare "$out/aa-1" "$out/aa-2" --threshold "$threshold" --out "$out/aa-compare.md" >/dev/null || rc=$?
+[ "$rc" -le 1 ] || { echo "calibrate: compare aa-1 aa-2 refused or failed (exit $rc)" >&2; exit 1; }
+if "$normal" verdict-diff --help >/dev/null 2>&1; then
+  "$normal" verdict-diff "$out/aa-1" "$out/aa-2" >"$out/aa-verdict-diff.txt"
+else
+  echo "skipped: this build's tournament has no verdict-diff subcommand" >"$out/aa-verdict-diff.txt"
+  echo "calibrate: verdict-diff skipped: not in this build" >&2
+fi
+
+# main's ping-pong median ns/task at its smallest param, from aa-1.
+base_ns=$(python3 - "$out/aa-1/summary.csv" <<'PY'
+import csv, re, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1]))
+        if r["workload"] == "ping-pong" and r["contender"] == "main" and r.get("median_ns_per_task")]
+if not rows:
+    sys.exit("calibrate: aa-1/summary.csv has no median_ns_per_task for ping-pong × main")
+key = lambda r: float(re.sub(r"[^0-9.]", "", r["param"]) or 0)
+print(min(rows, key=key)["median_ns_per_task"])
+PY
+)
+echo "calibrate: main ping-pong median in aa-1: $base_ns ns/task" >&2
+
+for pct in $levels; do
+  ns=$(python3 -c "print(f'{$base_ns * $pct / 100:.3f}')")
+  phase "build slowed ${pct}% (SLOW_TEST_NS=$ns)"
+  SLOW_TEST_NS=$ns CARGO_TARGET_DIR=$slow_target cargo build --release --quiet -p tournament --features slow-test
+  slow="$tmp/tournament-slow-$pct"
+  cp "$slow_target/release/tournament" "$slow"
+  echo "$ns" >"$tmp/ns-$pct"
+  phase "power ${pct}%"
+  rc=0
+  BASE_BIN=$normal NEW_BIN=$slow OUT="$out/power-${pct}pct" ROUNDS=$rounds SAMPLES_PER_ROUND=$per \
+    MODE=$mode THRESHOLD=$threshold RUN_ARGS=$run_args scripts/bench-ab.sh HEAD >/dev/null || rc=$?
+  [ -s "$out/power-${pct}pct/COMPARE.md" ] || { echo "calibrate: power ${pct}% failed (exit $rc)" >&2; exit 1; }
+  echo "$ns" >"$out/power-${pct}pct/SLOW_TEST_NS.txt"
+done
+phase "report"
+
+python3 - "$out" "$base_ns" $levels <<'PY'
+import json, os, re, statistics, sys
+
+out, base_ns, levels = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+AFFECTED = {"ping-pong", "burst", "multi-producer"}  # harness::SLOWED_WORKLOADS, contender main
+ROW = re.compile(r"^\|\s*`([^`]+)`\s*·\s*`([^`]+)`\s*·\s*`([^`]+)`\s*\|(.*)\|\s*$")
+
+def compare_cells(path):
+    """(workload, param, contender) -> (verdict text, new/old ratio or None), from COMPARE.md."""
+    cells = {}
+    for line in open(path, encoding="utf-8"):
+        m = ROW.match(line.rstrip("\n"))
+        if not m:
+            continue
+        cols = [c.strip() for c in m.group(4).split("|")]
+        ratio = None
+        for c in cols:
+            r = re.match(r"^([0-9.]+) \(", c)
+            if r:
+                ratio = float(r.group(1))
+                break
+        cells[m.group(1, 2, 3)] = (cols[-1], ratio)
+    return cells
+
+def flagged(verdict):
+    return "REGRESSION" in verdict.upper() or "LOST" in verdict.upper()
+
+def judged(verdict):
+    v = verdict.lower()
+    return not any(w in v for w in ("not judged", "not measured", "added", "removed", "descriptive", "unit changed"))
+
+def run_level(path):
+    text = open(path, encoding="utf-8").read()
+    return "run-level REGRESSION" in text
+
+def sigma(path):
+    m = re.search(r"σ_b = ([0-9.]+)", open(path, encoding="utf-8").read())
+    return float(m.group(1)) if m else None
+
+def samples(run_dir):
+    """(workload, param, contender) -> {sample index: primary ns per task/op} (ok samples)."""
+    cells = {}
+    for line in open(os.path.join(run_dir, "raw.jsonl"), encoding="utf-8"):
+        r = json.loads(line)
+        if r.get("status") != "ok" or not r.get("wall_ns"):
+            continue
+        per = r.get("ops") or r.get("tasks")
+        if not per:
+            continue
+        cells.setdefault((r["workload"], r["param"], r["contender"]), {})[r["sample"]] = r["wall_ns"] / per
+    return cells
+
+def paired(base, new, key):
+    b, n = base.get(key, {}), new.get(key, {})
+    ratios = [n[s] / b[s] for s in sorted(set(b) & set(n)) if b[s] > 0]
+    return (statistics.median(ratios), len(ratios)) if ratios else (None, 0)
+
+def pct(x, digits=1):
+    return "—" if x is None else f"{x * 100:+.{digits}f}%"
+
+def share(k, n):
+    return f"{k}/{n} ({100 * k / n:.0f}%)" if n else "0/0"
+
+settings = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(out, "settings.txt")) if "=" in l)
+phases = [l.split() for l in open(os.path.join(out, "phases.txt"))]
+md = []
+w = md.append
+w("# Calibration of the measurement method\n")
+w(f"Written by `scripts/calibrate.sh` (`make calibrate`) from the files in this folder; every number "
+  f"below is computed from them. Build `{settings['git']}`, started {settings['date_utc']}; "
+  f"mode `{settings['mode']}`, compare threshold {settings['threshold']}.\n")
+
+# --- A/A -----------------------------------------------------------------------------------
+aa = compare_cells(os.path.join(out, "aa-compare.md"))
+aa_judged = [k for k, (v, _) in aa.items() if judged(v)]
+aa_flag = [k for k, (v, _) in aa.items() if flagged(v)]
+w("## A/A: two same-build runs back to back\n")
+w(f"`aa-1` and `aa-2`: `tournament run {settings['mode']} {settings['aa_args']}`".rstrip() + ", one after the other.\n")
+w(f"- **compare false positives** (`aa-compare.md`): {len(aa_flag)} of {len(aa_judged)} judged cells "
+  f"flagged as regressions ({100 * len(aa_flag) / max(len(aa_judged), 1):.1f}%; {len(aa)} cells in all); "
+  f"run-level sign test: {'REGRESSION (a false positive)' if run_level(os.path.join(out, 'aa-compare.md')) else 'no regression'}; "
+  f"between-run spread σ_b = {sigma(os.path.join(out, 'aa-compare.md'))}.")
+for k in aa_flag:
+    w(f"  - flagged: `{k[0]}` · `{k[1]}` · `{k[2]}` ({aa[k][0]})")
+vd = open(os.path.join(out, "aa-verdict-diff.txt"), encoding="utf-8").read().strip()
+first = vd.splitlines()[0] if vd else "(empty)"
+w(f"- **verdict agreement** (`aa-verdict-diff.txt`, `tournament verdict-diff aa-1 aa-2`): {first}\n")
+
+# --- power ---------------------------------------------------------------------------------
+w("## Power: graded injected slowdowns\n")
+w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s submits "
+  f"on ping-pong, burst and multi-producer only (the affected cells; `harness::slow_test_ns`). Levels "
+  f"are percentages of `main`'s ping-pong median in `aa-1` ({base_ns:.3f} ns/task). Each level: "
+  f"`scripts/bench-ab.sh` normal (base) vs slowed (new), {settings['rounds']} ABBA rounds × "
+  f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`. *Measured slowdown*: "
+  f"median over sample indices of the paired ratio slowed/normal (one index = one round), minus 1.\n")
+w("| level | SLOW_TEST_NS | measured slowdown, main ping-pong | median measured slowdown, affected cells | affected cells flagged | unaffected cells flagged | run-level sign test |")
+w("|---:|---:|---:|---:|---:|---:|---|")
+for lv in levels:
+    d = os.path.join(out, f"power-{lv}pct")
+    ns = open(os.path.join(d, "SLOW_TEST_NS.txt")).read().strip()
+    cells = compare_cells(os.path.join(d, "COMPARE.md"))
+    base, new = samples(os.path.join(d, "base")), samples(os.path.join(d, "new"))
+    aff = [k for k in cells if k[2] == "main" and k[0] in AFFECTED]
+    unaff = [k for k in cells if k not in aff and judged(cells[k][0])]
+    aff_flag = [k for k in aff if flagged(cells[k][0])]
+    unaff_flag = [k for k in unaff if flagged(cells[k][0])]
+    pp = sorted((k for k in aff if k[0] == "ping-pong"), key=lambda k: k[1])
+    pp_ratio = paired(base, new, pp[0])[0] if pp else None
+    aff_ratios = [r for r in (paired(base, new, k)[0] for k in aff) if r is not None]
+    med_aff = statistics.median(aff_ratios) if aff_ratios else None
+    w(f"| {lv}% | {ns} | {pct(None if pp_ratio is None else pp_ratio - 1)} | "
+      f"{pct(None if med_aff is None else med_aff - 1)} | {share(len(aff_flag), len(aff))} | "
+      f"{share(len(unaff_flag), len(unaff))} | "
+      f"{'REGRESSION' if run_level(os.path.join(d, 'COMPARE.md')) else 'no regression'} |")
+w("")
+w("Per level, per affected cell (paired slowdown and `compare`'s verdict):\n")
+for lv in levels:
+    d = os.path.join(out, f"power-{lv}pct")
+    cells = compare_cells(os.path.join(d, "COMPARE.md"))
+    base, new = samples(os.path.join(d, "base")), samples(os.path.join(d, "new"))
+    aff = sorted(k for k in cells if k[2] == "main" and k[0] in AFFECTED)
+    parts = []
+    for k in aff:
+        r, n = paired(base, new, k)
+        parts.append(f"`{k[0]}` `{k[1]}` {pct(None if r is None else r - 1)} (n={n}): {cells[k][0]}")
+    w(f"- {lv}%: " + "; ".join(parts))
+w("")
+w("## Phases\n")
+w("| phase | started at (s) |\n|---|---:|")
+for p in phases:
+    w(f"| {' '.join(p[:-1])} | {p[-1]} |")
+open(os.path.join(out, "CALIBRATION.md"), "w", encoding="utf-8").write("\n".join(md) + "\n")
+print("\n".join(md))
+PY
+phase "done"
+echo "calibrate: wrote $out/CALIBRATION.md" >&2
