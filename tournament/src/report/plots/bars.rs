@@ -29,8 +29,12 @@ pub(super) fn bar_chart(group: &[SummaryRow]) -> anyhow::Result<String> {
     let mut rows: Vec<Row<'_>> = group
         .iter()
         .filter_map(|r| {
-            r.median()
-                .map(|m| Row::Measured { name: &r.contender, median: m, ci: r.ci95(), status: r.status })
+            r.median().map(|m| Row::Measured {
+                name: &r.contender,
+                median: m,
+                ci: r.ci95(),
+                status: r.status,
+            })
         })
         .collect();
     rows.sort_by(|a, b| match (a, b) {
@@ -39,10 +43,13 @@ pub(super) fn bar_chart(group: &[SummaryRow]) -> anyhow::Result<String> {
     });
     let best = match rows.first() {
         Some(Row::Measured { median, .. }) => *median,
-        _ => anyhow::bail!("bar chart of {} {}: no measured cell", group[0].workload, group[0].param),
+        _ => {
+            anyhow::bail!("bar chart of {} {}: no measured cell", group[0].workload, group[0].param)
+        }
     };
     for r in group.iter().filter(|r| r.median().is_none()) {
         let note = match &r.reason {
+            Some(why) if why.starts_with(r.status.as_str()) => why.clone(),
             Some(why) if !why.is_empty() => format!("{}: {why}", r.status.as_str()),
             _ => r.status.as_str().to_string(),
         };
@@ -65,11 +72,14 @@ pub(super) fn bar_chart(group: &[SummaryRow]) -> anyhow::Result<String> {
     let name_of = |r: &Row<'_>| match r {
         Row::Measured { name, .. } | Row::Gap { name, .. } => name.to_string(),
     };
-    let label_w = rows.iter().map(|r| text_width(&name_of(r), LABEL_PX)).max().unwrap_or(0).max(60) + 20;
+    let label_w =
+        rows.iter().map(|r| text_width(&name_of(r), LABEL_PX)).max().unwrap_or(0).max(60) + 20;
     let value_w = rows
         .iter()
         .map(|r| match r {
-            Row::Measured { median, status, .. } => text_width(&value_label(*median, *status), VALUE_PX),
+            Row::Measured { median, status, .. } => {
+                text_width(&value_label(*median, *status), VALUE_PX)
+            }
             Row::Gap { .. } => 0,
         })
         .max()

@@ -78,7 +78,14 @@ pub(super) fn render(
 
 impl Canvas<'_> {
     /// Filled rectangle with corners `(x0, y0)` and `(x1, y1)`.
-    pub(super) fn rect(&self, x0: i32, y0: i32, x1: i32, y1: i32, fill: RGBColor) -> anyhow::Result<()> {
+    pub(super) fn rect(
+        &self,
+        x0: i32,
+        y0: i32,
+        x1: i32,
+        y1: i32,
+        fill: RGBColor,
+    ) -> anyhow::Result<()> {
         self.area.draw(&Rectangle::new([(x0, y0), (x1, y1)], fill.filled())).map_err(err)
     }
 
@@ -98,7 +105,12 @@ impl Canvas<'_> {
     }
 
     /// Polyline through `points`, `width` px.
-    pub(super) fn line(&self, points: Vec<(i32, i32)>, colour: RGBColor, width: u32) -> anyhow::Result<()> {
+    pub(super) fn line(
+        &self,
+        points: Vec<(i32, i32)>,
+        colour: RGBColor,
+        width: u32,
+    ) -> anyhow::Result<()> {
         self.area.draw(&PathElement::new(points, colour.stroke_width(width))).map_err(err)
     }
 
@@ -123,7 +135,13 @@ impl Canvas<'_> {
     }
 
     /// Text rotated 90° counter-clockwise (reads bottom to top), centred on `(x, y)`.
-    pub(super) fn vtext(&self, s: &str, (x, y): (i32, i32), px: u32, colour: RGBColor) -> anyhow::Result<()> {
+    pub(super) fn vtext(
+        &self,
+        s: &str,
+        (x, y): (i32, i32),
+        px: u32,
+        colour: RGBColor,
+    ) -> anyhow::Result<()> {
         let size = f64::from(px) * 1.24;
         let font = FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Normal)
             .transform(FontTransform::Rotate270);
@@ -164,7 +182,14 @@ impl Canvas<'_> {
 
     /// A horizontal whisker from `x0` to `x1` at `y` with end caps `cap` px tall, drawn in
     /// `colour` over a white halo so it stays visible on any bar colour.
-    pub(super) fn whisker(&self, x0: i32, x1: i32, y: i32, cap: i32, colour: RGBColor) -> anyhow::Result<()> {
+    pub(super) fn whisker(
+        &self,
+        x0: i32,
+        x1: i32,
+        y: i32,
+        cap: i32,
+        colour: RGBColor,
+    ) -> anyhow::Result<()> {
         for (c, w) in [(WHITE, 4), (colour, 2)] {
             self.line(vec![(x0, y), (x1, y)], c, w)?;
             self.line(vec![(x0, y - cap / 2), (x0, y + cap / 2)], c, w)?;
@@ -212,7 +237,13 @@ impl Scale {
     pub(super) fn for_values(min: f64, max: f64, p0: i32, p1: i32) -> Scale {
         let (min, max) = (min.max(f64::MIN_POSITIVE), max.max(min).max(f64::MIN_POSITIVE));
         if max / min > LOG_SPREAD {
-            Scale { log: true, lo: nice_125(min / 1.1, false), hi: nice_125(max * 1.1, true), p0, p1 }
+            Scale {
+                log: true,
+                lo: nice_125(min / 1.1, false),
+                hi: nice_125(max * 1.1, true),
+                p0,
+                p1,
+            }
         } else {
             let step = nice_125(max * 1.08 / 5.0, true);
             Scale { log: false, lo: 0.0, hi: (max * 1.08 / step).ceil() * step, p0, p1 }
@@ -267,19 +298,20 @@ impl Scale {
     }
 }
 
-/// A tick label: integers with k/M suffixes from 10 000 on, otherwise up to 3 significant
-/// digits (e.g. `0.5`, `20`, `1500`, `20k`, `1.5M`).
+/// A tick label of a value axis: k/M suffixes from 1 000 on, otherwise up to 3 decimals
+/// (e.g. `0.5`, `20`, `1.5k`, `20k`, `1.5M`).
 pub(super) fn fmt_tick(v: f64) -> String {
     if v >= 1e6 {
         format!("{}M", trim(v / 1e6))
-    } else if v >= 1e4 {
+    } else if v >= 1e3 {
         format!("{}k", trim(v / 1e3))
     } else {
         trim(v)
     }
 }
 
-fn trim(v: f64) -> String {
+/// A swept parameter value as written (integers stay whole: `1024`, not `1.024k`).
+pub(super) fn trim(v: f64) -> String {
     let s = if v == v.round() { format!("{v:.0}") } else { format!("{v:.3}") };
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
@@ -341,6 +373,8 @@ mod tests {
         assert_eq!(fmt_tick(1_500_000.0), "1.5M");
         assert_eq!(fmt_tick(0.5), "0.5");
         assert_eq!(fmt_tick(200.0), "200");
+        assert_eq!(fmt_tick(2000.0), "2k");
+        assert_eq!(trim(1024.0), "1024");
         assert_eq!(fmt_value(12_345.4), "12,345");
         assert_eq!(fmt_value(123_456_789.0), "123,456,789");
         assert_eq!(fmt_value(18.24), "18.2");

@@ -57,13 +57,14 @@ const ROW: i32 = 20;
 const GAP: i32 = 10;
 /// The grid aims at this total width; panels stay between [`MIN_PANEL`] and [`MAX_PANEL`].
 const TARGET_WIDTH: i32 = 1280;
-const MIN_PANEL: i32 = 96;
+const MIN_PANEL: i32 = 100;
 const MAX_PANEL: i32 = 180;
 /// Largest ratio the axis shows; further values are clamped to the edge with an arrow.
 const MAX_RATIO: f64 = 1000.0;
 
 /// Ends of the ratio axis offered, from the tightest.
-const RANGES: [f64; 13] = [1.1, 1.2, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+const RANGES: [f64; 13] =
+    [1.1, 1.2, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 /// Candidate ticks on each side of 1×, outermost first.
 const LEFT_TICKS: [f64; 7] = [0.001, 0.01, 0.1, 0.2, 0.5, 0.8, 0.9];
 const RIGHT_TICKS: [f64; 7] = [1000.0, 100.0, 10.0, 5.0, 2.0, 1.25, 1.1];
@@ -85,7 +86,10 @@ fn workload_of(label: &str) -> &str {
 /// same (label, rival) as an earlier bar; `margin` is not finite or negative; plotters fails to
 /// draw (not expected with the SVG backend).
 pub fn headline_chart(title: &str, bars: &[HeadlineBar], margin: f64) -> anyhow::Result<String> {
-    anyhow::ensure!(margin.is_finite() && margin >= 0.0, "headline chart: margin {margin} is not a finite value ≥ 0");
+    anyhow::ensure!(
+        margin.is_finite() && margin >= 0.0,
+        "headline chart: margin {margin} is not a finite value ≥ 0"
+    );
     let mut seen = HashSet::new();
     for b in bars {
         anyhow::ensure!(
@@ -223,7 +227,15 @@ pub fn headline_chart(title: &str, bars: &[HeadlineBar], margin: f64) -> anyhow:
                     ty += 14;
                 }
                 c.marker(*shape, (tx + 4, ty), 4, INK, *filled)?;
-                c.text(&count.to_string(), (tx + 11, ty), VALUE_PX, HPos::Left, VPos::Center, INK, false)?;
+                c.text(
+                    &count.to_string(),
+                    (tx + 11, ty),
+                    VALUE_PX,
+                    HPos::Left,
+                    VPos::Center,
+                    INK,
+                    false,
+                )?;
                 tx += item;
             }
 
@@ -236,7 +248,15 @@ pub fn headline_chart(title: &str, bars: &[HeadlineBar], margin: f64) -> anyhow:
                 let x = s.px(*t);
                 c.line(vec![(x, rows_top), (x, rows_bot)], GRID, 1)?;
                 c.line(vec![(x, rows_bot), (x, rows_bot + 3)], INK, 1)?;
-                c.text(&tick_label(*t), (x, rows_bot + 5), VALUE_PX, HPos::Center, VPos::Top, INK, false)?;
+                c.text(
+                    &tick_label(*t),
+                    (x, rows_bot + 5),
+                    VALUE_PX,
+                    HPos::Center,
+                    VPos::Top,
+                    INK,
+                    false,
+                )?;
             }
             let one = s.px(1.0);
             c.line(vec![(one, rows_top), (one, rows_bot)], INK, 1)?;
@@ -267,7 +287,11 @@ pub fn headline_chart(title: &str, bars: &[HeadlineBar], margin: f64) -> anyhow:
                             c.line(vec![(edge, y - 3), (edge, y + 3)], colour, 2)?;
                         } else {
                             // Clamped at the axis end: an arrowhead says "beyond".
-                            c.line(vec![(edge - 4 * dir, y - 4), (edge, y), (edge - 4 * dir, y + 4)], colour, 2)?;
+                            c.line(
+                                vec![(edge - 4 * dir, y - 4), (edge, y), (edge - 4 * dir, y + 4)],
+                                colour,
+                                2,
+                            )?;
                         }
                     }
                 }
@@ -320,9 +344,12 @@ fn ticks(s: &Scale) -> Vec<f64> {
         for t in side.iter().copied().filter(|t| s.contains(*t)) {
             let x = s.px(t);
             let w = canvas::text_width(&tick_label(t), VALUE_PX);
-            let clear_of_one = (x - one).abs() >= w + 4;
+            // Labels are centred on their ticks: half this one, half of "1×" (≈ 7 px), a gap.
+            let clear_of_one = (x - one).abs() >= w / 2 + 9;
             let clear_of_last = last.is_none_or(|l| (x - l).abs() >= w + 6);
-            if clear_of_one && clear_of_last {
+            // The label stays over its own panel (never runs into the next one).
+            let inside = x - w / 2 >= s.p0 - 4 && x + w / 2 <= s.p1 + 4;
+            if clear_of_one && clear_of_last && inside {
                 out.push(t);
                 last = Some(x);
             }

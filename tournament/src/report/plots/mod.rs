@@ -122,7 +122,9 @@ pub fn render_plots(rows: &[SummaryRow]) -> anyhow::Result<Vec<(String, String)>
     }
     for w in workloads {
         if let Some((key, points)) = sweep_of(rows, w) {
-            if let Some(svg) = sweep::sweep_chart(rows, w, &key, &points).context("drawing a sweep")? {
+            if let Some(svg) =
+                sweep::sweep_chart(rows, w, &key, &points).context("drawing a sweep")?
+            {
                 out.push((sweep_plot_name(w), svg));
             }
         }
@@ -166,4 +168,118 @@ pub fn write_headline_plot(dir: &Path, name: &str, svg: &str) -> anyhow::Result<
     let pdir = dir.join(PLOTS_DIR);
     fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
     super::write_atomic(&pdir, name, svg.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{RAW_SCHEMA_VERSION, RawSample, SampleStatus};
+
+    fn rec(w: &str, p: &str, c: &str, sample: u32, ns: f64) -> RawSample {
+        RawSample {
+            schema: RAW_SCHEMA_VERSION,
+            run_id: "20260101T000000Z-abc1234".into(),
+            workload: w.into(),
+            param: p.into(),
+            contender: c.into(),
+            sample,
+            status: SampleStatus::Ok,
+            reason: None,
+            tasks: 1000,
+            ops: None,
+            wall_ns: (ns * 1000.0).round() as u64,
+            cpu_ns: (ns * 1000.0).round() as u64,
+            voluntary_switches: 0,
+            wake_syscalls: None,
+            latency: None,
+            allocs: None,
+            alloc_bytes: None,
+            metrics: Vec::new(),
+        }
+    }
+
+    fn rows() -> Vec<SummaryRow> {
+        let mut v = Vec::new();
+        for s in 0..6 {
+            let k = 1.0 + 0.01 * f64::from(s % 3);
+            for (p, x) in [("p=1", 1.0), ("p=2", 2.0), ("p=4", 4.0), ("p=8", 8.0)] {
+                v.push(rec("cas", p, "main", s, 10.0 * x * k));
+                v.push(rec("cas", p, "tokio-ct", s, 300.0 * x * k));
+            }
+        }
+        // A gap row: unsupported cells are listed with their reason.
+        v.push(RawSample {
+            status: SampleStatus::Unsupported,
+            reason: Some("lacks timers".into()),
+            tasks: 0,
+            wall_ns: 0,
+            cpu_ns: 0,
+            ..rec("cas", "p=1", "alt-two", 0, 0.0)
+        });
+        crate::summarize::summarize(&v)
+    }
+
+    fn hb(label: &str, rival: &str, ratio: f64, verdict: &'static str) -> HeadlineBar {
+        HeadlineBar {
+            label: label.into(),
+            rival: rival.into(),
+            ratio,
+            ci_low: ratio * 0.95,
+            ci_high: ratio * 1.05,
+            verdict,
+        }
+    }
+
+    #[test]
+    fn plots_are_byte_identical_for_the_same_input() {
+        let a = render_plots(&rows()).unwrap();
+        let b = render_plots(&rows()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 5, "four bar charts and one sweep");
+        let bars = [hb("cas · p=1", "tokio-ct", 0.03, "faster"), hb("cas · p=2", "tokio-ct", 1.0, "equivalent")];
+        assert_eq!(headline_chart("t", &bars, 0.03).unwrap(), headline_chart("t", &bars, 0.03).unwrap());
+    }
+
+    #[test]
+    fn bar_chart_uses_a_log_axis_for_a_wide_spread_and_fixed_colours() {
+        let plots = render_plots(&rows()).unwrap();
+        let (_, svg) = plots.iter().find(|(n, _)| n == "cas__p_1.svg").unwrap();
+        assert!(svg.contains("median ns/task (log scale)"), "{svg}");
+        assert!(svg.contains("10.1 ns/task"), "value label of main");
+        assert!(svg.contains("303 ns/task · 30.00×"), "value label of tokio-ct with its ratio");
+        assert!(svg.contains("unsupported: lacks timers"), "gap row with its reason");
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert!(svg.contains(&hex(contender_colour("main"))));
+        assert!(svg.contains(&hex(contender_colour("tokio-ct"))));
+        // Sweep: ticks exactly at the swept integer values.
+        let (_, sweep) = plots.iter().find(|(n, _)| n == "cas__sweep.svg").unwrap();
+        for t in [">\n1\n<", ">\n2\n<", ">\n4\n<", ">\n8\n<"] {
+            assert!(sweep.contains(t), "sweep tick {t}");
+        }
+        assert!(!sweep.contains("1.41") && !sweep.contains("2.83"));
+    }
+
+    #[test]
+    fn headline_chart_rejects_bad_input() {
+        let ok = hb("w · p", "tokio-ct", 0.5, "faster");
+        assert!(headline_chart("t", std::slice::from_ref(&ok), 0.03).is_ok());
+        let e = headline_chart("t", &[hb("w · p", "tokio-ct", 0.5, "quicker")], 0.03).unwrap_err();
+        assert!(e.to_string().contains("unknown verdict"), "{e}");
+        let e = headline_chart("t", &[ok.clone(), ok.clone()], 0.03).unwrap_err();
+        assert!(e.to_string().contains("appears twice"), "{e}");
+        let e = headline_chart("t", &[hb("w · p", "x", f64::NAN, "undecided")], 0.03).unwrap_err();
+        assert!(e.to_string().contains("not finite"), "{e}");
+        assert!(headline_chart("t", std::slice::from_ref(&ok), -0.1).is_err());
+        assert!(headline_chart("t", &[], 0.03).unwrap().contains("no comparison to show"));
+    }
+
+    #[test]
+    fn headline_plot_names_are_plain_svg_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_headline_plot(tmp.path(), "headline.svg", "<svg/>").unwrap();
+        assert_eq!(fs::read_to_string(tmp.path().join(PLOTS_DIR).join("headline.svg")).unwrap(), "<svg/>");
+        for bad in ["../x.svg", "x.png", ".x.svg", "a/b.svg"] {
+            assert!(write_headline_plot(tmp.path(), bad, "<svg/>").is_err(), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::canvas::{GRID, INK, MUTED, Scale, fmt_tick, render, text_width};
+use super::canvas::{GRID, INK, MUTED, Scale, fmt_tick, render, text_width, trim};
 use super::colour::{contender_colour, contender_marker};
 use crate::record::{CellStatus, SummaryRow};
 
@@ -117,7 +117,7 @@ pub(super) fn sweep_chart(
             let px = xscale.px(*x);
             c.line(vec![(px, y_top), (px, y_bot)], GRID, 1)?;
             c.line(vec![(px, y_bot), (px, y_bot + 4)], INK, 1)?;
-            let label = fmt_tick(*x);
+            let label = trim(*x);
             let half = text_width(&label, NOTE_PX) / 2;
             if px - half > last_label + 6 {
                 c.text(&label, (px, y_bot + 6), NOTE_PX, HPos::Center, VPos::Top, INK, false)?;
