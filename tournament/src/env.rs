@@ -143,8 +143,9 @@ pub struct Provenance {
     pub crate_versions: BTreeMap<String, String>,
     /// The `Cargo.lock` the versions come from: the workspace's lock at build time.
     pub cargo_lock: Option<String>,
-    /// External programs a workload drives, by name, with the version line each printed
-    /// (`wrk -v`, up to its copyright notice), or `not found` when the program is not on PATH.
+    /// External programs and libraries a workload or peer uses, by name, with the version line
+    /// each printed (`wrk -v`, up to its copyright notice; libuv's `uv_version_string`), or
+    /// `not found` when it is not installed.
     /// Absent in env.json files written before the field existed.
     #[serde(default)]
     pub external_tools: BTreeMap<String, String>,
@@ -417,14 +418,18 @@ fn command_stdout(program: &str, args: &[&str], dir: Option<&Path>) -> Option<St
 }
 
 /// [`Provenance::external_tools`]: the version of `wrk` (the `http` workload's load generator),
-/// the same executable the workload runs (`workloads::net::wrk::find`).
+/// the same executable the workload runs (`workloads::net::wrk::find`), and of the system libuv
+/// the `libuv` peer loads (`contenders::libuv_sys::version`).
 fn external_tools() -> BTreeMap<String, String> {
     // `wrk -v` prints its version line and usage, then exits with status 1: read stdout anyway.
     let wrk = crate::workloads::net::wrk::find()
         .and_then(|path| Command::new(path).arg("-v").output().ok())
         .and_then(|out| wrk_version_line(&String::from_utf8_lossy(&out.stdout)))
         .unwrap_or_else(|| "not found".to_string());
-    BTreeMap::from([("wrk".to_string(), wrk)])
+    // The system libuv the `libuv` peer loads at run time (`uv_version_string`).
+    let libuv = crate::contenders::libuv_sys::version()
+        .map_or_else(|| "not found".to_string(), |v| format!("libuv {v}"));
+    BTreeMap::from([("wrk".to_string(), wrk), ("libuv".to_string(), libuv)])
 }
 
 /// The version part of `wrk -v`'s first line (`wrk debian/4.1.0-3+b2 [epoll] Copyright (C) 2012

@@ -3,8 +3,8 @@
 use loop_api::LoopConfig;
 
 use super::{
-    Contender, async_executor_peer, calloop_net, calloop_peer, crossbeam_worker, entry, std_mpsc,
-    tokio_ct, tokio_net,
+    Contender, async_executor_peer, calloop_net, calloop_peer, crossbeam_worker, entry, libuv_net,
+    libuv_peer, std_mpsc, tokio_ct, tokio_net,
 };
 
 /// The peers, in display order.
@@ -43,4 +43,12 @@ pub const ENTRIES: &[Contender] = &[
         "peer: async-executor run by futures_lite::future::block_on on the loop thread",
         LoopConfig::default,
     ),
+    entry::<libuv_peer::LibuvPeer>(
+        libuv_peer::LibuvPeer::ID,
+        "peer: the system libuv (Node.js's loop) through FFI: a mutex-protected queue drained on \
+         uv_async_send; socket workloads on a native libuv TCP server (uv_listen, uv_read_start, \
+         uv_try_write)",
+        LoopConfig::default,
+    )
+    .with_native_server(libuv_net::start),
 ];

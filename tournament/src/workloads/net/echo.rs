@@ -8,7 +8,8 @@
 //! per message over the message phase (messages/s = 10⁹ ÷ it). Recorded: the client's
 //! per-message round trips (histogram), and the secondary metrics `messages_per_s`,
 //! `failed_connections` (0), `client_cpu_ns_per_message`, `io_callbacks_per_message` (server
-//! readiness callbacks, for trait-based servers), `write_stalls` and `server_errors`. The
+//! readiness callbacks, for trait-based servers), `write_stalls`, `server_errors`, and the
+//! server's syscalls per message by kind ([`super::syscalls`], where the kernel allows). The
 //! sample's `cpu_ns` is the server process's (loop thread included); the client's is separate.
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use loop_api::{Capability, EventLoop, LoopConfig};
 use super::client::{ClientLine, EchoReport};
 use super::process::ChildProcess;
 use super::server::LoopServer;
+use super::syscalls::{SyscallCounter, start_counted};
 use super::{NativeServerFn, NetServer, Protocol, client_program};
 use crate::harness::{SampleError, TimedScope};
 use crate::workloads::{Metric, Mode, Param, SampleOutcome, WorkloadSpec};
@@ -70,8 +72,11 @@ pub fn shape(param: &Param) -> (u64, u64) {
 /// # Errors
 /// See [`drive`].
 pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOutcome, SampleError> {
-    let server = LoopServer::<L>::start(config, Protocol::Echo)?;
-    drive(Box::new(server), param)
+    let config = config.clone();
+    let (server, counter) = start_counted(move || {
+        Ok(Box::new(LoopServer::<L>::start(&config, Protocol::Echo)?) as Box<dyn NetServer>)
+    })?;
+    drive(server, counter.as_ref(), param)
 }
 
 /// One sample against a contender's native server.
@@ -79,16 +84,22 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
 /// # Errors
 /// See [`drive`].
 pub fn run_native(native: NativeServerFn, param: &Param) -> Result<SampleOutcome, SampleError> {
-    drive(native(Protocol::Echo)?, param)
+    let (server, counter) = start_counted(move || native(Protocol::Echo))?;
+    drive(server, counter.as_ref(), param)
 }
 
 /// Spawns the client against `server`, times its message phase, and checks the outcome.
+/// `counter` (see [`super::syscalls`]) counts the server's syscalls over the timed scope.
 ///
 /// # Errors
 /// The client could not be started, printed nothing in time (it is killed), reported a failed
 /// connection (the reason names how many and why), or the server's counts disagree (accepted ≠
 /// C, connections left open, echoes missing).
-pub fn drive(server: Box<dyn NetServer>, param: &Param) -> Result<SampleOutcome, SampleError> {
+pub fn drive(
+    server: Box<dyn NetServer>,
+    counter: Option<&SyscallCounter>,
+    param: &Param,
+) -> Result<SampleOutcome, SampleError> {
     let (c, m) = shape(param);
     let args: Vec<String> = vec![
         "echo-client".into(),
@@ -110,10 +121,12 @@ pub fn drive(server: Box<dyn NetServer>, param: &Param) -> Result<SampleOutcome,
         return Err(SampleError(format!("echo-client: expected a ready line, got {ready:?}")));
     }
     let before = server.loop_stats();
+    let sys_before = counter.and_then(|c| c.read().ok());
     let scope = TimedScope::start();
     child.send_line("go")?;
     let line = child.next_line(bound, "its result line")?;
     let measured = scope.stop();
+    let sys_after = counter.and_then(|c| c.read().ok());
     let after = server.loop_stats();
     let report = match parse_line(&line)? {
         ClientLine::Result(r) => r,
@@ -140,6 +153,9 @@ pub fn drive(server: Box<dyn NetServer>, param: &Param) -> Result<SampleOutcome,
     if let (Some(b), Some(a)) = (before, after) {
         let cb = a.io_callbacks.saturating_sub(b.io_callbacks) as f64;
         metrics.push(metric("io_callbacks_per_message", "callbacks/message", per_msg(cb)));
+    }
+    if let (Some(b), Some(a)) = (sys_before, sys_after) {
+        metrics.extend(a.since(&b).metrics(messages, false));
     }
     let wake_syscalls = match (before, after) {
         (Some(b), Some(a)) if wake_accounting => {

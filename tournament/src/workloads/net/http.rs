@@ -7,7 +7,8 @@
 //! wrk run (wrk's start to its exit; wrk's own `Requests/sec`, over its measured duration, is
 //! recorded as `wrk_requests_per_s`). wrk prints a latency distribution, not a histogram, so its
 //! percentiles are recorded as secondary metrics (`latency_p50_ns` … `latency_p99_ns`) rather
-//! than as the sample's histogram. Needs `wrk` on `PATH`; without it the cells are declared gaps
+//! than as the sample's histogram; the server's syscalls per request by kind are recorded where
+//! the kernel allows ([`super::syscalls`]). Needs `wrk` on `PATH`; without it the cells are declared gaps
 //! saying how to install it.
 
 use std::sync::atomic::Ordering;
@@ -17,6 +18,7 @@ use loop_api::{Capability, EventLoop, LoopConfig};
 
 use super::process::ChildProcess;
 use super::server::LoopServer;
+use super::syscalls::{SyscallCounter, start_counted};
 use super::{NativeServerFn, NetServer, Protocol, wrk};
 use crate::harness::{SampleError, TimedScope};
 use crate::workloads::{Metric, Mode, Param, SampleOutcome, WorkloadSpec};
@@ -113,8 +115,11 @@ pub fn shape(param: &Param) -> Result<(u64, u64), SampleError> {
 /// See [`drive`].
 pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOutcome, SampleError> {
     let wrk = wrk::find().ok_or_else(|| SampleError(wrk::missing_reason().unwrap_or_default()))?;
-    let server = LoopServer::<L>::start(config, Protocol::Http)?;
-    drive(Box::new(server), param, &wrk)
+    let config = config.clone();
+    let (server, counter) = start_counted(move || {
+        Ok(Box::new(LoopServer::<L>::start(&config, Protocol::Http)?) as Box<dyn NetServer>)
+    })?;
+    drive(server, counter.as_ref(), param, &wrk)
 }
 
 /// One sample against a contender's native server.
@@ -123,10 +128,12 @@ pub fn run<L: EventLoop>(param: &Param, config: &LoopConfig) -> Result<SampleOut
 /// See [`drive`].
 pub fn run_native(native: NativeServerFn, param: &Param) -> Result<SampleOutcome, SampleError> {
     let wrk = wrk::find().ok_or_else(|| SampleError(wrk::missing_reason().unwrap_or_default()))?;
-    drive(native(Protocol::Http)?, param, &wrk)
+    let (server, counter) = start_counted(move || native(Protocol::Http))?;
+    drive(server, counter.as_ref(), param, &wrk)
 }
 
-/// Runs wrk against `server` and turns its output into a sample.
+/// Runs wrk against `server` and turns its output into a sample. `counter` (see
+/// [`super::syscalls`]) counts the server's syscalls over the wrk run.
 ///
 /// # Errors
 /// wrk could not run, did not finish within its duration + 30 s (killed), printed output the
@@ -134,6 +141,7 @@ pub fn run_native(native: NativeServerFn, param: &Param) -> Result<SampleOutcome
 /// server answered fewer requests than wrk counted.
 pub fn drive(
     server: Box<dyn NetServer>,
+    counter: Option<&SyscallCounter>,
     param: &Param,
     wrk_path: &std::path::Path,
 ) -> Result<SampleOutcome, SampleError> {
@@ -148,10 +156,12 @@ pub fn drive(
         "10s".into(),
         url,
     ];
+    let sys_before = counter.and_then(|c| c.read().ok());
     let scope = TimedScope::start();
     let mut child = ChildProcess::spawn("wrk", wrk_path, &args)?;
     let lines = child.read_to_end(Duration::from_secs(secs + 30))?;
     let measured = scope.stop();
+    let sys_after = counter.and_then(|c| c.read().ok());
     let status = child.wait_exit(Duration::from_secs(10))?;
     let text = lines.join("\n");
     if !status.success() {
@@ -192,6 +202,9 @@ pub fn drive(
         if let Some(v) = r.percentile(p) {
             metrics.push(Metric { name, unit: "ns", value: v as f64 });
         }
+    }
+    if let (Some(b), Some(a)) = (sys_before, sys_after) {
+        metrics.extend(a.since(&b).metrics(r.requests, true));
     }
     Ok(SampleOutcome {
         tasks: r.requests,

@@ -28,6 +28,7 @@ pub mod http;
 pub mod native;
 pub mod process;
 pub mod server;
+pub mod syscalls;
 pub mod wrk;
 
 /// Which protocol a server speaks.
