@@ -7,15 +7,18 @@ RUN   := $(CARGO) run --release --quiet -p tournament --
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-deps: ## Install wrk (drives the http workload) with apt-get; says what to do instead when not root or without apt-get.
-	@if command -v wrk >/dev/null 2>&1; then \
-	  echo "deps: wrk is installed ($$(command -v wrk))"; \
+deps: ## Install wrk (drives the http workload) and libuv (the libuv peer) with apt-get; says what to do instead when not root or without apt-get.
+	@missing=""; \
+	if command -v wrk >/dev/null 2>&1; then echo "deps: wrk is installed ($$(command -v wrk))"; else missing="wrk"; fi; \
+	if ldconfig -p 2>/dev/null | grep -q 'libuv\.so\.1 '; then echo "deps: libuv is installed (libuv.so.1)"; else missing="$$missing libuv1"; fi; \
+	if [ -z "$$missing" ]; then \
+	  true; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "deps: skipped: no apt-get here; install wrk with your package manager (until then the http cells are declared gaps)"; \
+	  echo "deps: skipped: no apt-get here; install$$missing with your package manager (until then their cells are declared gaps)"; \
 	elif [ "$$(id -u)" != 0 ]; then \
-	  echo "deps: skipped: not root; run 'sudo apt-get install -y wrk' (until then the http cells are declared gaps)"; \
+	  echo "deps: skipped: not root; run 'sudo apt-get install -y$$missing' (until then their cells are declared gaps)"; \
 	else \
-	  apt-get update && apt-get install -y wrk; \
+	  apt-get update && apt-get install -y $$missing; \
 	fi
 
 test: ## Run every test: unit tests, conformance suites, harness and report tests.
