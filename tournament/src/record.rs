@@ -46,7 +46,8 @@ pub struct LatencySummary {
     pub p999_ns: u64,
     /// Largest recorded latency, ns.
     pub max_ns: u64,
-    /// The full histogram, hdrhistogram V2 serialization (uncompressed) in base64, so reports can
+    /// The full histogram, hdrhistogram V2-deflate serialization (uncompressed V2 in runs recorded
+    /// before compression; both are read) in base64, so reports can
     /// merge the samples of a cell and compute percentiles over all recorded latencies.
     pub histogram_v2_base64: String,
 }

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use anyhow::{Context, bail};
 use base64::prelude::{BASE64_STANDARD, Engine as _};
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -216,16 +216,19 @@ pub fn new_latency_histogram() -> Histogram<u64> {
     Histogram::new(LATENCY_SIGFIGS).expect("3 significant digits is a valid hdrhistogram config")
 }
 
-/// Serializes a histogram with hdrhistogram's V2 format (uncompressed) and encodes it in base64:
-/// the form stored in [`LatencySummary::histogram_v2_base64`].
+/// Serializes a histogram with hdrhistogram's V2-deflate format (the V2 encoding, compressed
+/// with zlib/deflate; a few times smaller for latency histograms) and encodes it in base64: the
+/// form stored in [`LatencySummary::histogram_v2_base64`]. Deterministic: the same histogram
+/// always gives the same string. Runs recorded before compression hold uncompressed V2, which
+/// [`decode_histogram`] reads too.
 ///
 /// # Panics
 /// If a bucket count exceeds `i64::MAX` (V2 cannot encode it; impossible below 2⁶³ recordings).
 pub fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
-    V2Serializer::new()
+    V2DeflateSerializer::new()
         .serialize(h, &mut bytes)
-        .expect("V2 serialization into a Vec only fails for counts above i64::MAX");
+        .expect("V2-deflate serialization into a Vec only fails for counts above i64::MAX");
     BASE64_STANDARD.encode(&bytes)
 }
 

@@ -415,9 +415,9 @@ fn summarize_memory_cell(w: &str, p: &str, c: &str, recs: &[&RawSample]) -> Summ
 ///
 /// Per sample the halves are too noisy to judge: a pool that fills to its cap during whichever
 /// half happens to see the biggest backlog makes a bounded loop look unbounded in a sample
-/// (seen in `results/20261121T035105Z-f9e2f85`: main's 128-segment pool reached its cap in the
-/// second half of 2 of 10 samples and in the first half of 3 others). Growth without limit shows
-/// in every sample's second half, so it still exceeds the largest first half. `None` when no
+/// (seen in run `20261121T035105Z-f9e2f85`, in git history: main's 128-segment pool reached its cap
+/// in the second half of 2 of 10 samples and in the first half of 3 others). Growth without limit
+/// shows in every sample's second half, so it still exceeds the largest first half. `None` when no
 /// sample carries the halves.
 fn growth_bounded_across(ok: &[&RawSample]) -> Option<bool> {
     let max_of = |name: &str| -> Option<f64> {
