@@ -5,9 +5,14 @@
 //!   looked up by generation, so an event still queued for an fd that was unregistered (and
 //!   whose number was reused by a new registration) finds no entry, or another generation, and
 //!   is dropped: a stale registration never fires.
-//! * mio registers edge-triggered; the contract promises level-triggered behaviour ("called
-//!   again on a later tick while data remains"). After each callback the fd is re-armed with
-//!   `reregister` (`EPOLL_CTL_MOD`), which makes epoll report it again if it is still readable.
+//! * The contract promises level-triggered behaviour ("called again on a later tick while data
+//!   remains"). mio registers edge-triggered only, so registrations bypass mio's registry and
+//!   add the fd to mio's epoll instance **level-triggered** (`EPOLL_CTL_ADD` with `EPOLLIN`,
+//!   no `EPOLLET`, the generation as `epoll_data`, which mio reads back as the token): epoll
+//!   reports the fd at every wait while it is readable, so no `epoll_ctl` is needed per
+//!   callback. (Before, each callback was followed by an `EPOLL_CTL_MOD` re-arm of an
+//!   edge-triggered registration: one `epoll_ctl` per echoed message in the `echo` workload's
+//!   syscall counts.) `unregister` still removes the fd with `EPOLL_CTL_DEL`.
 //! * The callback is taken out of the table while it runs (so the table lock is not held across
 //!   user code, which may register or unregister). `unregister` from another thread waits until
 //!   a dispatch of that registration in progress has finished, so once it returns the old
@@ -16,12 +21,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Poll, Registry, Token, Waker};
 
 use crate::sync::{AtomicUsize, Condvar, Mutex};
 
@@ -65,12 +70,15 @@ pub(crate) struct Io {
     /// Number of registered fds. The loop sleeps in epoll (rather than on its futex) while it is
     /// non-zero; read by the loop after it published its sleep mode (see `driver.rs`).
     registered: AtomicUsize,
+    /// mio's epoll instance (owned by `poll`), for the level-triggered registrations.
+    epoll_fd: RawFd,
 }
 
 impl Io {
     /// Creates the epoll instance and its eventfd waker.
     pub(crate) fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
+        let epoll_fd = poll.as_raw_fd();
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Self {
@@ -80,6 +88,7 @@ impl Io {
             table: Mutex::new(Table { next_gen: 1, ..Table::default() }),
             dispatch_done: Condvar::new(),
             registered: AtomicUsize::new(0),
+            epoll_fd,
         })
     }
 
@@ -106,11 +115,7 @@ impl Io {
             return Err((RegisterError::AlreadyRegistered, callback));
         }
         let generation = t.next_gen;
-        if let Err(e) = self.registry.register(
-            &mut SourceFd(&fd),
-            Token(generation as usize),
-            Interest::READABLE,
-        ) {
+        if let Err(e) = self.add_level_triggered(fd, generation) {
             return Err((RegisterError::Io(e), callback));
         }
         t.next_gen += 1;
@@ -118,6 +123,19 @@ impl Io {
         t.by_gen.insert(generation, Registration { fd, callback: Some(Box::new(callback)) });
         self.registered.fetch_add(1, Relaxed);
         Ok(())
+    }
+
+    /// Adds `fd` to the poller's epoll instance, readable and level-triggered, with
+    /// `generation` as its token (mio's `Token` is the event's `u64` data).
+    fn add_level_triggered(&self, fd: RawFd, generation: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+            u64: generation,
+        };
+        // SAFETY: `ev` is a valid `epoll_event` for the duration of the call; the epoll fd is
+        // mio's, alive as long as `self`; an invalid `fd` is reported as an error.
+        let r = unsafe { libc::epoll_ctl(self.epoll_fd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
     /// Unregisters `fd`; returns its callback (for the caller to drop outside any lock) or
@@ -188,13 +206,8 @@ impl Io {
         self.dispatch_done.notify_all();
         match t.by_gen.get_mut(&generation) {
             Some(reg) => {
-                let fd = reg.fd;
+                // Level-triggered: epoll reports the fd again while it stays readable.
                 reg.callback = Some(callback);
-                let _ = self.registry.reregister(
-                    &mut SourceFd(&fd),
-                    Token(generation as usize),
-                    Interest::READABLE,
-                );
                 None
             }
             None => Some(callback),
