@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help deps test bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri fmt clippy
+.PHONY: help deps test first-look bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri fmt clippy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ deps: ## Install wrk (drives the http workload) and libuv (the libuv peer) with 
 
 test: ## Run every test: unit tests, conformance suites, harness and report tests.
 	$(CARGO) test --workspace
+
+first-look: ## About a minute once built: main, baseline and tokio-ct on ping-pong, ping-pong-latency and burst, 5 samples per cell, into results/<run-id>/.
+	$(RUN) run --quick --samples 5 --contenders main,baseline,tokio-ct --workloads ping-pong,ping-pong-latency,burst
 
 bench-quick: ## Every contender on every workload, quick parameters (≥5 samples/cell), into results/<run-id>/.
 	$(RUN) run --quick
