@@ -46,7 +46,7 @@ else
   CARGO_TARGET_DIR="$tmp/target" cargo build --release --quiet -p tournament --manifest-path "$tmp/base/Cargo.toml"
   cargo build --release --quiet -p tournament
   base_bin="$tmp/target/release/tournament"
-  new_bin="$(pwd)/target/release/tournament"
+  new_bin="$(realpath "${CARGO_TARGET_DIR:-target}")/release/tournament"
   # The base build runs from its own tree so env.json records its git state.
   base_tree="$tmp/base"
 fi

@@ -48,7 +48,7 @@ rounds=${ROUNDS:-4}
 per=${SAMPLES_PER_ROUND:-3}
 threshold=${THRESHOLD:-5%}
 run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
-slow_target=${SLOW_TARGET_DIR:-target/slowed}
+slow_target=${SLOW_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/slowed}
 out=${OUT:-results/calibration}
 
 if [ -e "$out/aa-1" ] || [ -e "$out/CALIBRATION.md" ]; then
@@ -83,7 +83,7 @@ phase() { echo "$1 $(($(date +%s) - start))" >>"$out/phases.txt"; echo "calibrat
 phase "build normal"
 cargo build --release --quiet -p tournament
 normal="$tmp/tournament-normal"
-cp target/release/tournament "$normal"
+cp "${CARGO_TARGET_DIR:-target}/release/tournament" "$normal"
 
 phase "A/A run 1"
 # shellcheck disable=SC2086 # MODE and AA_ARGS are lists of flags

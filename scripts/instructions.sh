@@ -39,7 +39,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # A private copy, so a rebuild by anyone else meanwhile cannot swap the binary.
 bin="$tmp/tournament"
-cp target/release/tournament "$bin"
+cp "${CARGO_TARGET_DIR:-target}/release/tournament" "$bin"
 scope="timed scopes only (callgrind --instr-atstart=no + client requests)"
 [ "$(uname -m)" = x86_64 ] || scope="WHOLE PROCESS: the client requests exist on x86-64 only"
 {
