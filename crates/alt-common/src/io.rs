@@ -43,6 +43,15 @@ pub struct Registration {
     callback: Mutex<Option<IoCallback>>,
 }
 
+impl Drop for Registration {
+    /// The callback is user code: its destructor runs isolated, so a panicking one neither
+    /// escapes into whoever drops the last reference (the loop at the end of `run`, `close`,
+    /// the loop's own drop) nor stops the other registrations from being dropped.
+    fn drop(&mut self) {
+        loop_api::drop_isolated(self.callback.get_mut().take());
+    }
+}
+
 #[derive(Default)]
 struct Table {
     by_fd: HashMap<RawFd, Arc<Registration>>,
@@ -139,7 +148,8 @@ impl Readiness {
         } else {
             reg.callback.lock().take()
         };
-        drop(taken);
+        // Isolated: the destructor is user code, and this may be a foreign thread.
+        loop_api::drop_isolated(taken);
         true
     }
 

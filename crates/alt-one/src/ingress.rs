@@ -40,6 +40,8 @@ pub(crate) struct Ingress {
     pub(crate) closed: bool,
     /// The shutdown drain completed.
     pub(crate) drained: bool,
+    /// `run` is ending (its last destructors run): nothing is accepted, from any thread.
+    pub(crate) sealed: bool,
 }
 
 impl Ingress {
@@ -54,6 +56,7 @@ impl Ingress {
             stop_requested: false,
             closed: false,
             drained: false,
+            sealed: false,
         }
     }
 
@@ -65,6 +68,7 @@ impl Ingress {
     /// requested or the caller is the loop thread (tasks run by the drain may still submit).
     pub(crate) fn accepts(&self) -> bool {
         !self.closed
+            && !self.sealed
             && self.runner != Runner::Stopped
             && (!self.stop_requested || self.on_loop_thread())
     }

@@ -242,7 +242,14 @@ impl AltOneLoop {
         // Phase *fds* first, so a `shutdown` caller released below finds every fd deregistered
         // and every callback dropped.
         let regs = self.readiness.close();
-        self.isolate(move || drop(regs));
+        // Sealed before the callbacks are dropped: their destructors may call back into the
+        // loop, and what they submit now could never run (the drain is over), so it is refused
+        // with the closure handed back. Each is dropped isolated: one panicking destructor
+        // neither escapes nor keeps the others alive.
+        self.ingress.lock().sealed = true;
+        for reg in regs {
+            self.isolate(move || drop(reg));
+        }
         {
             let mut ing = self.ingress.lock();
             ing.runner = Runner::Stopped;
@@ -276,6 +283,18 @@ impl Drop for RunGuard<'_> {
             self.lp.close();
         }
         self.lp.finish_run();
+    }
+}
+
+impl Drop for AltOneLoop {
+    /// Drops every closure still held (queued tasks, timers, readiness callbacks), each
+    /// isolated: a panicking destructor neither escapes nor keeps the closures behind it from
+    /// being dropped.
+    fn drop(&mut self) {
+        let mut rest: Vec<Task> = self.ingress.get_mut().take_all();
+        rest.extend(self.timers.get_mut().take_all());
+        loop_api::drop_all_isolated(rest);
+        loop_api::drop_all_isolated(self.readiness.close());
     }
 }
 
@@ -421,7 +440,9 @@ impl EventLoop for AltOneLoop {
     fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
         let cancelled = self.timers.lock().cancel(id);
         let was_pending = cancelled.is_some();
-        drop(cancelled);
+        if let Some(timer) = cancelled {
+            self.isolate(move || drop(timer));
+        }
         Ok(was_pending)
     }
 
@@ -507,11 +528,8 @@ impl EventLoop for AltOneLoop {
     /// Closes the loop: rejects all new work, drops every queued task, microtask and timer
     /// (outside the locks, on the calling thread) and makes `run` return `Ok(())`. Returns how
     /// many it dropped (also added to [`LoopStats::tasks_dropped`]); 0 on every later call. Never
-    /// waits.
-    ///
-    /// # Panics
-    /// If a dropped closure's destructor panics, the panic propagates to the caller after the
-    /// loop is fully closed.
+    /// waits. A destructor that panics is caught and counted in [`LoopStats::panics`]; the rest
+    /// are still dropped.
     fn close(&self) -> u64 {
         let (tasks, timers, idle) = {
             let mut ing = self.ingress.lock();
@@ -538,12 +556,16 @@ impl EventLoop for AltOneLoop {
             (tasks, timers, idle)
         };
         if idle {
-            drop(self.readiness.close());
+            for reg in self.readiness.close() {
+                self.isolate(move || drop(reg));
+            }
         }
         let dropped = (tasks.len() + timers.len()) as u64;
         self.counters.tasks_dropped.add(dropped);
-        drop(tasks);
-        drop(timers);
+        // Each isolated: a panicking destructor neither escapes nor keeps the rest alive.
+        for task in tasks.into_iter().chain(timers) {
+            self.isolate(move || drop(task));
+        }
         dropped
     }
 

@@ -31,11 +31,19 @@ pub(crate) struct Gate {
     pub(crate) closed: bool,
     /// The shutdown drain completed.
     pub(crate) drained: bool,
+    /// `run` is ending (its last destructors run): nothing is accepted, from any thread.
+    pub(crate) sealed: bool,
 }
 
 impl Gate {
     fn new() -> Self {
-        Self { runner: Runner::Idle, stop_requested: false, closed: false, drained: false }
+        Self {
+            runner: Runner::Idle,
+            stop_requested: false,
+            closed: false,
+            drained: false,
+            sealed: false,
+        }
     }
 
     pub(crate) fn on_loop_thread(&self) -> bool {
@@ -46,6 +54,7 @@ impl Gate {
     /// requested or the caller is the loop thread (tasks run by the drain may still submit).
     pub(crate) fn accepts(&self) -> bool {
         !self.closed
+            && !self.sealed
             && self.runner != Runner::Stopped
             && (!self.stop_requested || self.on_loop_thread())
     }

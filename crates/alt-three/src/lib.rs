@@ -216,7 +216,17 @@ impl AltThreeLoop {
         // Phase *fds* first, so a `shutdown` caller released below finds every fd deregistered
         // and every callback dropped.
         let regs = self.readiness.close();
-        self.isolate(move || drop(regs));
+        // Sealed before the callbacks are dropped: their destructors may call back into the
+        // loop, and what they submit now could never run (the drain is over), so it is refused
+        // with the closure handed back. Each is dropped isolated: one panicking destructor
+        // neither escapes nor keeps the others alive.
+        {
+            let mut ing = self.ingress.lock();
+            self.update_gate(&mut ing, |g| g.sealed = true);
+        }
+        for reg in regs {
+            self.isolate(move || drop(reg));
+        }
         {
             let mut ing = self.ingress.lock();
             self.update_gate(&mut ing, |g| g.runner = Runner::Stopped);
@@ -250,6 +260,25 @@ impl Drop for RunGuard<'_> {
             self.lp.close();
         }
         self.lp.finish_run();
+    }
+}
+
+impl Drop for AltThreeLoop {
+    /// Drops every closure still held (queued tasks, timers, readiness callbacks), each
+    /// isolated: a panicking destructor neither escapes nor keeps the closures behind it from
+    /// being dropped.
+    fn drop(&mut self) {
+        let ing = self.ingress.get_mut();
+        let Ingress { queue, pool, .. } = ing;
+        let mut rest: Vec<Task> = queue.take_all(pool);
+        rest.extend(std::mem::take(&mut self.internal.get_mut().queue));
+        let inflight = self.inflight.get_mut();
+        rest.extend(std::mem::take(&mut inflight.internal));
+        rest.extend(std::mem::take(&mut inflight.external));
+        rest.extend(self.microtasks.get_mut().take_all());
+        rest.extend(self.timers.get_mut().take_all());
+        loop_api::drop_all_isolated(rest);
+        loop_api::drop_all_isolated(self.readiness.close());
     }
 }
 
@@ -412,7 +441,9 @@ impl EventLoop for AltThreeLoop {
     fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
         let cancelled = self.timers.lock().cancel(id);
         let was_pending = cancelled.is_some();
-        drop(cancelled);
+        if let Some(timer) = cancelled {
+            self.isolate(move || drop(timer));
+        }
         Ok(was_pending)
     }
 
@@ -498,11 +529,8 @@ impl EventLoop for AltThreeLoop {
     /// Closes the loop: rejects all new work, drops every queued task (including the unstarted
     /// rest of the batch in flight) and every timer, outside the locks, on the calling thread,
     /// and makes `run` return `Ok(())`. Returns how many it dropped (also added to
-    /// [`LoopStats::tasks_dropped`]); 0 on every later call. Never waits.
-    ///
-    /// # Panics
-    /// If a dropped closure's destructor panics, the panic propagates to the caller after the
-    /// loop is fully closed.
+    /// [`LoopStats::tasks_dropped`]); 0 on every later call. Never waits. A destructor that
+    /// panics is caught and counted in [`LoopStats::panics`]; the rest are still dropped.
     fn close(&self) -> u64 {
         let (mut tasks, timers, idle) = {
             let mut ing = self.ingress.lock();
@@ -536,12 +564,16 @@ impl EventLoop for AltThreeLoop {
             (tasks, timers, idle)
         };
         if idle {
-            drop(self.readiness.close());
+            for reg in self.readiness.close() {
+                self.isolate(move || drop(reg));
+            }
         }
         let dropped = (tasks.len() + timers.len()) as u64;
         self.counters.tasks_dropped.add(dropped);
-        tasks.clear();
-        drop(timers);
+        // Each isolated: a panicking destructor neither escapes nor keeps the rest alive.
+        for task in tasks.drain(..).chain(timers) {
+            self.isolate(move || drop(task));
+        }
         dropped
     }
 

@@ -301,6 +301,18 @@ impl Drop for RunGuard<'_> {
     }
 }
 
+impl Drop for AltTwoLoop {
+    /// Drops every closure still queued and every readiness callback, each isolated: a
+    /// panicking destructor neither escapes nor keeps the closures behind it from being dropped.
+    fn drop(&mut self) {
+        let mut rest: Vec<Task> = self.internal.close_and_take().into_iter().collect();
+        rest.extend(self.external.close_and_take());
+        rest.extend(self.micro.close_and_take());
+        loop_api::drop_all_isolated(rest);
+        self.regs.clear(&self.poller);
+    }
+}
+
 impl EventLoop for AltTwoLoop {
     /// Internal priority, microtasks and readiness; no timers; the batch budget is honoured up to
     /// the 256-task cap; every closure is boxed; no spinning; wake-ups are counted exactly.
@@ -454,12 +466,13 @@ impl EventLoop for AltTwoLoop {
     }
 
     /// Stops readiness callbacks for `fd` and removes it from epoll. Once this returns the old
-    /// callback never runs again (one already running finishes).
+    /// callback never starts again; from a thread other than the loop thread it also waits for
+    /// a call already running to return (so the caller may close the fd at once).
     ///
     /// # Errors
     /// [`OpError::NotRegistered`] if `fd` is not registered.
     fn unregister(&self, fd: RawFd) -> Result<(), OpError> {
-        if self.regs.unregister(&self.poller, fd) {
+        if self.regs.unregister(&self.poller, fd, self.on_loop_thread()) {
             Ok(())
         } else {
             Err(OpError::NotRegistered(fd))
@@ -542,9 +555,10 @@ impl EventLoop for AltTwoLoop {
         };
         let dropped = (internal.len() + external.len() + micro.len()) as u64;
         self.counters.tasks_dropped.add(dropped);
-        drop(internal);
-        drop(external);
-        drop(micro);
+        // Each isolated: a panicking destructor neither escapes nor keeps the rest alive.
+        for task in internal.into_iter().chain(external).chain(micro) {
+            self.isolate(move || drop(task));
+        }
         dropped
     }
 

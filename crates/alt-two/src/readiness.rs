@@ -17,7 +17,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
 use crate::poller::Poller;
-use crate::sync::{AtomicUsize, Mutex};
+use crate::sync::{AtomicUsize, Condvar, Mutex};
 
 /// A readiness callback.
 pub(crate) type Callback = Box<dyn FnMut() + Send + 'static>;
@@ -33,6 +33,8 @@ struct Table {
     next_token: usize,
     by_fd: HashMap<RawFd, usize>,
     by_token: HashMap<usize, Entry>,
+    /// The token whose callback the loop is running right now.
+    dispatching: Option<usize>,
 }
 
 /// Why a registration was refused.
@@ -44,13 +46,19 @@ pub(crate) enum RegisterError {
 /// The loop's registrations.
 pub(crate) struct Registrations {
     table: Mutex<Table>,
+    /// Signalled when a dispatch ends (a foreign `unregister` waits for it).
+    dispatch_done: Condvar,
     /// Number of registrations, so the loop skips the non-blocking poll when there are none.
     count: AtomicUsize,
 }
 
 impl Registrations {
     pub(crate) fn new() -> Self {
-        Self { table: Mutex::new(Table::default()), count: AtomicUsize::new(0) }
+        Self {
+            table: Mutex::new(Table::default()),
+            dispatch_done: Condvar::new(),
+            count: AtomicUsize::new(0),
+        }
     }
 
     /// Whether any fd is registered.
@@ -82,24 +90,37 @@ impl Registrations {
     }
 
     /// Removes the registration of `fd`; returns `false` if there was none. The callback is
-    /// dropped here (outside the lock) unless it is running, in which case the loop drops it
-    /// when it returns. Either way it never runs again once this returns.
-    pub(crate) fn unregister(&self, poller: &Poller, fd: RawFd) -> bool {
+    /// dropped here (outside the lock, isolated) unless it is running, in which case the loop
+    /// drops it when it returns. Either way it never starts again once this returns; from a
+    /// thread other than the loop thread (`!on_loop_thread`) this also waits until a call in
+    /// progress has returned, so the caller may close the fd at once (the `loop-api` contract).
+    pub(crate) fn unregister(&self, poller: &Poller, fd: RawFd, on_loop_thread: bool) -> bool {
         let entry = {
             let mut t = self.table.lock();
             let Some(token) = t.by_fd.remove(&fd) else { return false };
             // The fd may already be closed by a careless caller; nothing to undo then.
             let _ = poller.deregister(fd);
             self.count.fetch_sub(1, Relaxed);
-            t.by_token.remove(&token)
+            let entry = t.by_token.remove(&token);
+            if !on_loop_thread {
+                while t.dispatching == Some(token) {
+                    self.dispatch_done.wait(&mut t);
+                }
+            }
+            entry
         };
-        drop(entry);
+        loop_api::drop_isolated(entry);
         true
     }
 
     /// Takes the callback of `token` to run it; `None` for a stale or running registration.
     pub(crate) fn take(&self, token: usize) -> Option<Callback> {
-        self.table.lock().by_token.get_mut(&token).and_then(|e| e.callback.take())
+        let mut t = self.table.lock();
+        let cb = t.by_token.get_mut(&token).and_then(|e| e.callback.take());
+        if cb.is_some() {
+            t.dispatching = Some(token);
+        }
+        cb
     }
 
     /// Puts a callback back after it ran and re-arms its fd (level-triggered emulation: if data
@@ -107,6 +128,8 @@ impl Registrations {
     /// is returned to be dropped by the caller, outside the lock.
     pub(crate) fn put_back(&self, poller: &Poller, token: usize, cb: Callback) -> Option<Callback> {
         let mut t = self.table.lock();
+        t.dispatching = None;
+        self.dispatch_done.notify_all();
         match t.by_token.get_mut(&token) {
             Some(entry) => {
                 let _ = poller.rearm(entry.fd, token);
@@ -124,6 +147,7 @@ impl Registrations {
             let _ = poller.deregister(*fd);
         }
         self.count.store(0, Relaxed);
-        drop(table);
+        // Each callback isolated: a panicking destructor neither escapes nor keeps the rest.
+        loop_api::drop_all_isolated(table.by_token.into_values());
     }
 }

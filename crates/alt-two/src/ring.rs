@@ -270,7 +270,8 @@ impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // `&mut self`: no producer is mid-push, so every claimed position is published.
         while let Pop::Item(v) = self.pop() {
-            drop(v);
+            // A panicking destructor must not leak the values behind it.
+            loop_api::drop_isolated(v);
         }
     }
 }

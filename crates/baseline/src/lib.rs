@@ -187,6 +187,20 @@ impl Drop for RunGuard<'_> {
     }
 }
 
+impl Drop for BaselineLoop {
+    /// Drops every closure still queued, each isolated: a panicking destructor neither escapes
+    /// nor keeps the closures behind it from being dropped.
+    fn drop(&mut self) {
+        let mut rest: Vec<Task> = std::mem::take(&mut *self.batch.lock()).into_iter().collect();
+        {
+            let mut st = self.state.lock();
+            rest.append(&mut st.queue);
+            rest.extend(st.timers.take_all());
+        }
+        loop_api::drop_all_isolated(rest);
+    }
+}
+
 impl EventLoop for BaselineLoop {
     /// `submit_internal` is plain `submit`; timers are supported; no microtasks, no readiness,
     /// no config knob honoured; wake-ups are counted exactly.
@@ -313,7 +327,9 @@ impl EventLoop for BaselineLoop {
     fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
         let cancelled = self.state.lock().timers.cancel(id);
         let was_pending = cancelled.is_some();
-        drop(cancelled);
+        if let Some(timer) = cancelled {
+            self.isolate(move || drop(timer));
+        }
         Ok(was_pending)
     }
 
@@ -367,9 +383,8 @@ impl EventLoop for BaselineLoop {
     /// [`LoopStats::tasks_dropped`]); 0 on every call after the first. Never waits: a task
     /// already running finishes, no other starts after this returns.
     ///
-    /// # Panics
-    /// If a dropped closure's destructor panics, the panic propagates to the caller after the
-    /// loop is fully closed (the remaining closures are still dropped).
+    /// A destructor that panics is caught and counted in [`LoopStats::panics`]; the rest are
+    /// still dropped.
     fn close(&self) -> u64 {
         let (queue, timers, batch) = {
             let mut st = self.state.lock();
@@ -393,9 +408,10 @@ impl EventLoop for BaselineLoop {
         };
         let dropped = (queue.len() + timers.len() + batch.len()) as u64;
         self.counters.tasks_dropped.add(dropped);
-        drop(batch);
-        drop(queue);
-        drop(timers);
+        // Each isolated: a panicking destructor neither escapes nor keeps the rest alive.
+        for task in batch.into_iter().chain(queue).chain(timers) {
+            self.isolate(move || drop(task));
+        }
         dropped
     }
 
