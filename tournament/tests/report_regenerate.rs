@@ -3,8 +3,9 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
+use tournament::report;
 use tournament::raw;
+use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
 use tournament::report::regenerate;
 use tournament::summarize::{self, summarize};
 

@@ -65,8 +65,11 @@ pub fn render_with(
     headline::render(&mut md, comps, prov, flagship, margin, plot.as_deref());
     headline::render_floor(&mut md, rows);
     headline::render_ablations(&mut md, comps, prov, flagship);
-    let _ = writeln!(md, "## Details
-");
+    let _ = writeln!(
+        md,
+        "## Details
+"
+    );
     how_to_read(&mut md);
     results(&mut md, rows, prov, samples);
     gaps(&mut md, rows);
@@ -103,10 +106,12 @@ fn header(md: &mut String, rows: &[SummaryRow], p: &Provenance) {
         dirty,
         if p.run.gate { "on" } else { "**off**" },
         esc(&p.pinning),
-        p.run.shuffle_seed.map_or_else(|| "none (fixed order)".to_string(), |s| format!("{s:#018x}"))
+        p.run
+            .shuffle_seed
+            .map_or_else(|| "none (fixed order)".to_string(), |s| format!("{s:#018x}"))
     );
     let mut warnings = Vec::new();
-    if p.features.iter().any(|f| f == "slow-test") {
+    if p.features.iter().any(|f| f.starts_with("slow-test")) {
         warnings.push(
             "built with the `slow-test` feature: a deliberately slowed build (a busy-wait per \
              submit) that exists to prove `tournament compare` reports regressions; not a \
@@ -242,7 +247,6 @@ fn provenance_table(md: &mut String, p: &Provenance) {
     }
     let _ = writeln!(md, "| Command line | {} |", code(&p.run.command_line));
     md.push('\n');
-
 }
 
 fn how_to_read(md: &mut String) {
