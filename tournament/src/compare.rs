@@ -58,8 +58,8 @@ use std::path::Path;
 
 use crate::env::Provenance;
 use crate::record::{CellStatus, RawSample, SummaryRow};
-use crate::{raw, summarize};
 use crate::stats;
+use crate::{raw, summarize};
 
 /// Default regression threshold: 5%.
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
@@ -332,15 +332,7 @@ pub fn compare_runs(
         let new_recs: Vec<&RawSample> = new_cells.get(&k).cloned().unwrap_or_default();
         let vals = |r: &[&RawSample]| summarize::primary_values(r);
         let pairs = crate::verdict::pairs_of(&new_recs, &old_recs);
-        cells.push(judge(
-            o,
-            n,
-            &vals(&old_recs),
-            &vals(&new_recs),
-            &pairs,
-            threshold,
-            descriptive,
-        ));
+        cells.push(judge(o, n, &vals(&old_recs), &vals(&new_recs), &pairs, threshold, descriptive));
     }
     let (between_run_sigma, z, judged) = apply_noise_floor(&mut cells, threshold);
     let sign_test = sign_test(&cells, threshold);

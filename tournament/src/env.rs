@@ -496,7 +496,8 @@ fn cpu_governor() -> String {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            name.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            name.strip_prefix("cpu")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })
         .collect();
     paths.sort();
@@ -681,7 +682,9 @@ mod tests {
             let v = b.dependencies.get(dep).unwrap_or_else(|| panic!("{dep} missing: {b:?}"));
             assert!(v.chars().next().is_some_and(|c| c.is_ascii_digit()), "{dep} {v}");
         }
-        assert!(!b.dependencies.contains_key("tournament") && !b.dependencies.contains_key("loop-api"));
+        assert!(
+            !b.dependencies.contains_key("tournament") && !b.dependencies.contains_key("loop-api")
+        );
         let lock = fs::read_to_string(build_facts::CARGO_LOCK).unwrap();
         let tokio = &b.dependencies["tokio"];
         assert!(lock.contains(&format!("name = \"tokio\"\nversion = \"{tokio}\"")), "{tokio}");

@@ -25,8 +25,7 @@ pub fn merge_dirs(dirs: &[PathBuf]) -> anyhow::Result<String> {
     anyhow::ensure!(!dirs.is_empty(), "merge needs at least one run folder");
     let mut runs: Vec<(PathBuf, Provenance, Vec<SummaryRow>)> = Vec::new();
     for d in dirs {
-        let (samples, prov) =
-            raw::load_run(d).with_context(|| format!("run {}", d.display()))?;
+        let (samples, prov) = raw::load_run(d).with_context(|| format!("run {}", d.display()))?;
         let rows = summarize::summarize_for(&samples, Some(&prov));
         runs.push((d.clone(), prov, rows));
     }

@@ -200,7 +200,6 @@ impl RawWriter {
     }
 }
 
-
 /// The records an interrupted run already holds, by stable id, so `--resume` measures only
 /// what is missing.
 #[derive(Debug, Default)]

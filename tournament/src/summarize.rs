@@ -21,8 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::env::Provenance;
 use crate::record::{
     BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RawSample, SampleStatus,
-    SummaryRow, UNIT_BYTES, UNIT_NS_PER_OP, UNIT_NS_PER_TASK, UNSTABLE_RCV_PCT,
-    is_memory_workload,
+    SummaryRow, UNIT_BYTES, UNIT_NS_PER_OP, UNIT_NS_PER_TASK, UNSTABLE_RCV_PCT, is_memory_workload,
 };
 use crate::stats;
 

@@ -225,7 +225,8 @@ pub fn compare_all(
                 other: r.contender.clone(),
                 role,
                 pairs: pairs.len(),
-                verdict: paired.map_or(Verdict::Undecided, |x| Verdict::judge(x.low, x.high, margin)),
+                verdict: paired
+                    .map_or(Verdict::Undecided, |x| Verdict::judge(x.low, x.high, margin)),
                 paired,
             });
         }
@@ -334,7 +335,9 @@ impl Agreement {
 /// Joins two runs' comparisons by (workload, param, other, role) and counts equal verdicts: the
 /// A/A stability of the verdicts (`tournament verdict-diff`, `make calibrate`).
 pub fn agreement(a: &[Comparison], b: &[Comparison]) -> Agreement {
-    let key = |c: &Comparison| (c.workload.clone(), c.param.clone(), c.other.clone(), c.role == Role::Rival);
+    let key = |c: &Comparison| {
+        (c.workload.clone(), c.param.clone(), c.other.clone(), c.role == Role::Rival)
+    };
     let by_b: HashMap<_, &Comparison> = b.iter().map(|c| (key(c), c)).collect();
     let mut out = Agreement { common: 0, same: 0, differ: Vec::new(), unmatched: 0 };
     for x in a {

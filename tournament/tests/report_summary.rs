@@ -92,7 +92,9 @@ fn pairing_cancels_drift_that_unpaired_medians_cannot() {
     let c = &comps[0];
     assert_eq!((c.other.as_str(), c.role, c.pairs), ("tokio-ct", Role::Rival, 8));
     let p = c.paired.unwrap();
-    assert!((p.ratio - 0.9).abs() < 1e-9 && (p.low - 0.9).abs() < 1e-9 && (p.high - 0.9).abs() < 1e-9);
+    assert!(
+        (p.ratio - 0.9).abs() < 1e-9 && (p.low - 0.9).abs() < 1e-9 && (p.high - 0.9).abs() < 1e-9
+    );
     assert_eq!(c.verdict, Verdict::Faster);
     // Only samples both measured are paired: drop two of the rival's samples.
     let fewer: Vec<_> =
@@ -139,7 +141,9 @@ fn summary_leads_with_verdicts_then_ablations_and_sweep_plot() {
     // Fewer than 6 samples in the fixture's other tables: those comparisons are undecided.
     let rows = summarize::summarize(&samples);
     let comps = verdict::compare_all(&samples, &rows, "main", 0.03);
-    assert!(comps.iter().filter(|c| c.workload == "burst").all(|c| c.verdict == Verdict::Undecided));
+    assert!(
+        comps.iter().filter(|c| c.workload == "burst").all(|c| c.verdict == Verdict::Undecided)
+    );
     let svg =
         fs::read_to_string(tmp.path().join("plots").join(plots::sweep_plot_name("multi-producer")))
             .unwrap();

@@ -100,18 +100,16 @@ fn category_sentence(cat: Category, cs: &[&Comparison], flagship: &str) -> Strin
     let tables: std::collections::BTreeSet<(&str, &str)> =
         cs.iter().map(|c| (c.workload.as_str(), c.param.as_str())).collect();
     let ratios: Vec<f64> = cs.iter().filter_map(|c| c.paired.map(|p| p.ratio)).collect();
-    let range = match (
-        ratios.iter().copied().reduce(f64::min),
-        ratios.iter().copied().reduce(f64::max),
-    ) {
-        (Some(lo), Some(hi)) => format!(
-            "; median ratio {}× (from {}× to {}×)",
-            fmt_ratio(crate::stats::median(&ratios).unwrap_or(f64::NAN)),
-            fmt_ratio(lo),
-            fmt_ratio(hi)
-        ),
-        _ => String::new(),
-    };
+    let range =
+        match (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max)) {
+            (Some(lo), Some(hi)) => format!(
+                "; median ratio {}× (from {}× to {}×)",
+                fmt_ratio(crate::stats::median(&ratios).unwrap_or(f64::NAN)),
+                fmt_ratio(lo),
+                fmt_ratio(hi)
+            ),
+            _ => String::new(),
+        };
     let worst = cs
         .iter()
         .filter(|c| c.verdict == Verdict::Slower)
@@ -282,10 +280,8 @@ pub fn render_ablations(md: &mut String, comps: &[Comparison], prov: &Provenance
 /// Renders "Distance to the physical floor": for each table with a measured floor row, the best
 /// contender's median ÷ the floor's. Nothing when the run has no floor row.
 pub fn render_floor(md: &mut String, rows: &[SummaryRow]) {
-    let floors: Vec<&SummaryRow> = rows
-        .iter()
-        .filter(|r| r.contender == FLOOR_CONTENDER && r.median().is_some())
-        .collect();
+    let floors: Vec<&SummaryRow> =
+        rows.iter().filter(|r| r.contender == FLOOR_CONTENDER && r.median().is_some()).collect();
     if floors.is_empty() {
         return;
     }

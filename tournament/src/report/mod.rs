@@ -59,8 +59,15 @@ pub fn regenerate(dir: &Path) -> anyhow::Result<Outcome> {
         headline: headline::terminal(&comps, &flagship, margin, &summary),
         failed_cells: rows
             .iter()
-            .filter(|r| matches!(r.status, CellStatus::Failed | CellStatus::Disqualified | CellStatus::Missing))
-            .map(|r| format!("{} · {} · {}: {}", r.workload, r.param, r.contender, r.status.as_str()))
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    CellStatus::Failed | CellStatus::Disqualified | CellStatus::Missing
+                )
+            })
+            .map(|r| {
+                format!("{} · {} · {}: {}", r.workload, r.param, r.contender, r.status.as_str())
+            })
             .collect(),
     })
 }
@@ -83,4 +90,3 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Resu
     fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     fs::rename(&tmp, &path).with_context(|| format!("renaming {} into place", tmp.display()))
 }
-

@@ -28,13 +28,13 @@ use anyhow::Context;
 
 use super::verdicts_csv::VERDICTS_CSV;
 use super::{SUMMARY_COLUMNS, SUMMARY_CSV, SUMMARY_MD};
-use crate::raw::{RAW_JSONL, load_run};
-use crate::summarize::summarize_for;
 use crate::env::Provenance;
+use crate::raw::{RAW_JSONL, load_run};
 use crate::record::{
     BASELINE_CONTENDER, CellStatus, MIN_SAMPLES_FOR_OK, MemoryColumns, RawSample, SummaryRow,
     UNIT_NS_PER_TASK, UNSTABLE_RCV_PCT,
 };
+use crate::summarize::summarize_for;
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,8 @@ pub fn validate_dir(dir: &Path) -> anyhow::Result<Vec<Violation>> {
         }),
     }
     let md_path = dir.join(SUMMARY_MD);
-    let want_md = super::markdown::render_with(&expected, &prov, &samples, &comps, &flagship, margin);
+    let want_md =
+        super::markdown::render_with(&expected, &prov, &samples, &comps, &flagship, margin);
     match fs::read(&md_path) {
         Ok(md) if md == want_md.into_bytes() => {}
         Ok(_) => out.push(Violation {
@@ -273,7 +274,9 @@ fn check_row(r: &SummaryRow, out: &mut Vec<Violation>) {
     if !r.status.is_measured() && timing.iter().any(Option::is_some) {
         v(out, "status", r, format!("a {} cell carries timing values", r.status.as_str()));
     }
-    if r.is_memory() && (timing.iter().any(Option::is_some) || r.cv_pct.is_some() || r.rcv_pct.is_some()) {
+    if r.is_memory()
+        && (timing.iter().any(Option::is_some) || r.cv_pct.is_some() || r.rcv_pct.is_some())
+    {
         v(out, "status", r, "a memory (bytes) row carries timing values".into());
     }
     if r.status.is_measured() && med.is_none() && !r.is_memory() {
