@@ -132,9 +132,10 @@ struct RunArgs {
     /// 1 is *equivalent*, wholly beyond it *faster*/*slower* (recorded in env.json).
     #[arg(long, default_value = "3%", value_parser = tournament::compare::parse_threshold)]
     margin: f64,
-    /// The contender the verdicts are about (recorded in env.json).
-    #[arg(long, default_value = tournament::verdict::FLAGSHIP)]
-    flagship: String,
+    /// The contender the verdicts are about (recorded in env.json). Default: `main` when it is
+    /// selected, else the first selected contender.
+    #[arg(long)]
+    flagship: Option<String>,
     /// Seed of the per-round shuffle of contender order (default: drawn; recorded in env.json).
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
@@ -293,16 +294,22 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(2, &e),
     };
-    if !contenders.iter().any(|c| c.id == args.flagship) {
-        return fail(
-            2,
-            &format!(
-                "--flagship {:?} is not among the selected contenders; valid: {}",
-                args.flagship,
-                contenders.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
+    let flagship = match args.flagship {
+        Some(f) if !contenders.iter().any(|c| c.id == f) => {
+            return fail(
+                2,
+                &format!(
+                    "--flagship {f:?} is not among the selected contenders; valid: {}",
+                    contenders.iter().map(|c| c.id).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        Some(f) => f,
+        None if contenders.iter().any(|c| c.id == tournament::verdict::FLAGSHIP) => {
+            tournament::verdict::FLAGSHIP.to_string()
+        }
+        None => contenders.first().map(|c| c.id.to_string()).unwrap_or_default(),
+    };
     let plan = RunPlan {
         mode,
         samples: args.samples.unwrap_or_else(|| mode.default_samples()),
@@ -314,7 +321,7 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
         seed: args.seed,
         margin: args.margin,
-        flagship: args.flagship,
+        flagship,
     };
     let no_gate = args.no_gate;
     if args.processes > 1 && plan.resume {
