@@ -14,6 +14,7 @@ pub mod async_executor_peer;
 pub mod calloop_net;
 pub mod calloop_peer;
 pub mod crossbeam_worker;
+pub mod floor;
 pub mod libuv_net;
 pub mod libuv_peer;
 pub mod libuv_sys;
@@ -48,6 +49,9 @@ pub struct Contender {
     /// the readiness capability: what a user of that runtime would write (e.g. tokio's
     /// `TcpListener`). `None` for most contenders.
     pub native_server: Option<NativeServerFn>,
+    /// The only workloads this contender is defined for (every other cell is a declared gap,
+    /// "not applicable"); `None`, the usual case: every workload its capabilities allow.
+    pub only_workloads: Option<&'static [&'static str]>,
 }
 
 impl Contender {
@@ -55,6 +59,11 @@ impl Contender {
     pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
         self.native_server = Some(f);
         self
+    }
+
+    /// Whether this contender is defined for workload `workload` at all ([`Contender::only_workloads`]).
+    pub fn applies_to(&self, workload: &str) -> bool {
+        self.only_workloads.is_none_or(|only| only.contains(&workload))
     }
 
     /// The native server this contender runs workload `workload` on, when it does: it has one,
@@ -99,13 +108,22 @@ pub const fn entry<L: EventLoop>(
         run_sample: workloads::run_sample::<L>,
         gate: crate::gate::run_gate::<L>,
         native_server: None,
+        only_workloads: None,
     }
 }
 
 /// Every contender, in display order: our loops first (`baseline` is the reference for ratios),
-/// then their ablations, then the peers. Each family lists its entries in its own file.
+/// then their ablations, then the peers, last the physical-floor reference. Each family lists its entries in its own file.
 pub fn all() -> Vec<&'static Contender> {
-    [ours::BASELINE, ours::MAIN, ours::ALT_ONE, ours::ALT_TWO, ours::ALT_THREE, peers::ENTRIES]
+    [
+        ours::BASELINE,
+        ours::MAIN,
+        ours::ALT_ONE,
+        ours::ALT_TWO,
+        ours::ALT_THREE,
+        peers::ENTRIES,
+        floor::ENTRIES,
+    ]
         .into_iter()
         .flatten()
         .collect()
