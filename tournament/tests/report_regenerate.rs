@@ -3,9 +3,9 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::report;
 use tournament::raw;
 use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
+use tournament::report;
 use tournament::report::regenerate;
 use tournament::summarize::{self, summarize};
 
@@ -28,7 +28,10 @@ fn regenerate_writes_summary_and_is_byte_identical() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["SUMMARY.md", "env.json", "plots", "raw.jsonl", "summary.csv", "verdicts.csv"]);
+    assert_eq!(
+        names,
+        ["SUMMARY.md", "env.json", "plots", "raw.jsonl", "summary.csv", "verdicts.csv"]
+    );
     let svgs = fs::read_dir(tmp.path().join("plots")).unwrap().count();
     assert_eq!(svgs, 3, "one bar chart per (workload, param) with a measured cell");
 

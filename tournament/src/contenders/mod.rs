@@ -124,9 +124,9 @@ pub fn all() -> Vec<&'static Contender> {
         peers::ENTRIES,
         floor::ENTRIES,
     ]
-        .into_iter()
-        .flatten()
-        .collect()
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The id every ratio column is relative to.
