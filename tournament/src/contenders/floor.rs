@@ -64,8 +64,20 @@ const RING_SLOTS: usize = 1024;
 /// Tasks of the untimed warm-up pass before each timed one (threads started, lines warm).
 const WARM_UP: u64 = 1_000;
 
-/// Spins between two looks at the clock while waiting (bounded waits fail loudly).
+/// Spins between two looks at the clock while waiting (bounded waits fail loudly), and between
+/// two `yield_now` calls: pinned on two CPUs a wait never gets that far, but unpinned (or on one
+/// CPU) a spinning side must let the other run.
 const SPINS_PER_CLOCK_CHECK: u32 = 1 << 12;
+
+/// One step of a spin-wait: a pause, and every [`SPINS_PER_CLOCK_CHECK`] steps a yield.
+#[inline]
+fn relax(spins: &mut u32) {
+    spin_loop();
+    *spins += 1;
+    if *spins % SPINS_PER_CLOCK_CHECK == 0 {
+        thread::yield_now();
+    }
+}
 
 /// Keeps a value on a cache line of its own (128 bytes: adjacent-line prefetch pairs lines).
 #[repr(align(128))]
@@ -113,10 +125,8 @@ fn spin_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), SampleEr
     let start = Instant::now();
     let mut spins = 0u32;
     while !done() {
-        spin_loop();
-        spins += 1;
-        if spins == SPINS_PER_CLOCK_CHECK {
-            spins = 0;
+        relax(&mut spins);
+        if spins % SPINS_PER_CLOCK_CHECK == 0 {
             if start.elapsed() > SAMPLE_TIMEOUT {
                 return Err(SampleError(format!("floor: timed out waiting for {what}")));
             }
@@ -140,6 +150,7 @@ fn consume_ring(shared: &Shared, n: u64) -> Taken {
     let mut taken = Taken { count: 0, sum: 0 };
     let mut head = shared.head.0.load(Ordering::Relaxed);
     let mut tail_seen = head;
+    let mut spins = 0u32;
     while taken.count < n {
         if head == tail_seen {
             tail_seen = shared.tail.0.load(Ordering::Acquire);
@@ -147,7 +158,7 @@ fn consume_ring(shared: &Shared, n: u64) -> Taken {
                 if shared.stop.0.load(Ordering::Relaxed) {
                     break;
                 }
-                spin_loop();
+                relax(&mut spins);
                 continue;
             }
         }
@@ -248,13 +259,14 @@ fn ring_sample(n: u64) -> Result<SampleOutcome, SampleError> {
 fn echo_requests(shared: &Shared, last: u64) -> u64 {
     let mut seen = 0;
     let mut echoed = 0;
+    let mut spins = 0u32;
     while seen < last {
         let r = shared.request.0.load(Ordering::Acquire);
         if r == seen {
             if shared.stop.0.load(Ordering::Relaxed) {
                 break;
             }
-            spin_loop();
+            relax(&mut spins);
             continue;
         }
         seen = r;
