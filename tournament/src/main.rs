@@ -283,6 +283,11 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 }
 
 fn run_cmd(args: RunArgs) -> ExitCode {
+    // The socket workloads spawn their client as `<this executable> echo-client`: this very
+    // binary has that subcommand whatever its file is called (a copy, a renamed build).
+    if let Ok(exe) = std::env::current_exe() {
+        tournament::workloads::net::set_client_program(exe);
+    }
     if args.no_pin {
         tournament::harness::set_pinning(false);
     }
