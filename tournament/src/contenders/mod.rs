@@ -51,6 +51,13 @@ pub struct Contender {
 }
 
 impl Contender {
+    /// Sets [`Contender::config`], the `LoopConfig` every sample and the gate create the loop
+    /// with (an ablation is the same type under another id and config).
+    pub const fn with_config(mut self, config: fn() -> LoopConfig) -> Self {
+        self.config = config;
+        self
+    }
+
     /// Sets [`Contender::native_server`].
     pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
         self.native_server = Some(f);
