@@ -3,6 +3,11 @@
 //! Every contender — our loops, their ablations and the peers a Rust user would pick instead — is
 //! listed once in the registry ([`all`]), whose [`entry`] instantiates each generic workload and the correctness
 //! gate for its type. Ids are stable: runs are joined by them (`docs/MEASUREMENT.md` rule 7).
+//!
+//! Adding one touches two existing files: a loop crate of this workspace, `tournament/Cargo.toml`
+//! (its dependency) and `ours/mod.rs` (its entry); a peer, `peers.rs` (`pub mod <name>;` for its
+//! adapter in `peers/<name>.rs`, and its entry), plus `tournament/Cargo.toml` when it brings a new
+//! dependency. From outside the workspace: [`crate::cli::main_with`].
 
 use loop_api::{Capabilities, EventLoop, LoopConfig};
 
@@ -109,13 +114,12 @@ pub const fn entry<L: EventLoop>(
     }
 }
 
-/// Every contender, in display order: our loops first (`baseline` is the reference for ratios),
-/// then their ablations, then the peers. Each family lists its entries in its own file.
+/// Every built-in contender, in display order: our loops ([`ours::ENTRIES`], `baseline` first:
+/// the reference for ratios, each followed by its ablations), then the peers
+/// ([`peers::ENTRIES`]). Contenders registered from outside come after these
+/// ([`crate::cli::registry`]).
 pub fn all() -> Vec<&'static Contender> {
-    [ours::BASELINE, ours::MAIN, ours::ALT_ONE, ours::ALT_TWO, ours::ALT_THREE, peers::ENTRIES]
-        .into_iter()
-        .flatten()
-        .collect()
+    ours::ENTRIES.iter().copied().chain([peers::ENTRIES]).flatten().collect()
 }
 
 /// The id every ratio column is relative to.
