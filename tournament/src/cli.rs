@@ -27,11 +27,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+
 use crate::contenders::{self, Contender};
 use crate::report;
 use crate::run::{self, RunPlan};
 use crate::workloads::{Mode, WORKLOADS};
-use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "tournament", version, about = "Measures event-loop contenders side by side")]
