@@ -137,6 +137,10 @@ struct RunArgs {
     /// Skip the conformance gate (debugging only; recorded in env.json).
     #[arg(long)]
     no_gate: bool,
+    /// Do not pin threads to CPUs (default: the loop thread on one CPU, the harness thread on
+    /// another; recorded in env.json `pinning`). Same as TOURNAMENT_PIN=0.
+    #[arg(long)]
+    no_pin: bool,
     /// Exit with status 3 when any cell failed, was disqualified or is missing (after writing
     /// the whole report): what CI uses instead of parsing summary.csv.
     #[arg(long)]
@@ -355,6 +359,9 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 }
 
 fn run_cmd(args: RunArgs, registry: Vec<&'static Contender>, command_line: String) -> ExitCode {
+    if args.no_pin {
+        crate::harness::set_pinning(false);
+    }
     let mode = if args.full {
         Mode::Full
     } else if args.smoke {
@@ -410,6 +417,7 @@ fn run_cmd(args: RunArgs, registry: Vec<&'static Contender>, command_line: Strin
         flagship,
     };
     let no_gate = args.no_gate;
+    let no_pin = args.no_pin;
     if args.processes > 1 && plan.resume {
         return fail(2, "--processes splits a new run; resume with --processes 1");
     }
@@ -423,7 +431,7 @@ fn run_cmd(args: RunArgs, registry: Vec<&'static Contender>, command_line: Strin
         }
         for k in 2..=processes {
             let upto = (u64::from(total) * u64::from(k)).div_ceil(u64::from(processes));
-            extend_in_child(&common_flags(mode, &plan, no_gate), &dir, upto, k, processes)?;
+            extend_in_child(&common_flags(mode, &plan, no_gate, no_pin), &dir, upto, k, processes)?;
         }
         Ok((dir.clone(), report::regenerate(&dir)?))
     });
@@ -479,7 +487,7 @@ fn extend_in_child(
 }
 
 /// The flags a child process needs to resume this run with the same plan.
-fn common_flags(mode: Mode, plan: &RunPlan, no_gate: bool) -> Vec<String> {
+fn common_flags(mode: Mode, plan: &RunPlan, no_gate: bool, no_pin: bool) -> Vec<String> {
     let mut f = vec![format!("--{}", mode.name())];
     f.push("--contenders".into());
     f.push(plan.contenders.iter().map(|c| c.id).collect::<Vec<_>>().join(","));
@@ -487,6 +495,9 @@ fn common_flags(mode: Mode, plan: &RunPlan, no_gate: bool) -> Vec<String> {
     f.push(plan.workloads.iter().map(|w| w.id).collect::<Vec<_>>().join(","));
     if no_gate {
         f.push("--no-gate".into());
+    }
+    if no_pin {
+        f.push("--no-pin".into());
     }
     f
 }

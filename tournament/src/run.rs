@@ -434,7 +434,12 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
             for c in &plan.contenders {
                 let missing: Vec<_> =
                     w.requires.iter().filter(|cap| !c.capabilities.supports(**cap)).collect();
-                if let Some(why) = &unavailable {
+                if !c.applies_to(w.id) {
+                    gaps.push((
+                        *c,
+                        format!("not applicable: {} is not defined for {}", c.id, w.id),
+                    ));
+                } else if let Some(why) = &unavailable {
                     gaps.push((*c, why.clone()));
                 } else if missing.is_empty() || c.native_server_for(w.id).is_some() {
                     measured.push(*c);

@@ -111,9 +111,15 @@ pub fn summarize_for(samples: &[RawSample], prov: Option<&Provenance>) -> Vec<Su
     rows
 }
 
-/// Fills `ratio_to_baseline` and `ratio_to_best` within one (workload, param) group.
+/// Fills `ratio_to_baseline` and `ratio_to_best` within one (workload, param) group. The best is
+/// the lowest median among the contenders, never the physical-floor reference
+/// ([`crate::verdict::FLOOR_CONTENDER`]), which is not a design (its own ratio is still filled).
 fn add_ratios(group: &mut [(usize, SummaryRow)]) {
-    let best = group.iter().filter_map(|(_, r)| r.median()).min_by(f64::total_cmp);
+    let best = group
+        .iter()
+        .filter(|(_, r)| r.contender != crate::verdict::FLOOR_CONTENDER)
+        .filter_map(|(_, r)| r.median())
+        .min_by(f64::total_cmp);
     let baseline =
         group.iter().find(|(_, r)| r.contender == BASELINE_CONTENDER).and_then(|(_, r)| r.median());
     let ratio = |m: f64, d: Option<f64>| d.filter(|d| *d > 0.0).map(|d| m / d);

@@ -6,9 +6,9 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::report;
 use tournament::env::WorkloadInfo;
 use tournament::record::{CellStatus, MemoryColumns, RawMetric, RawSample, SampleStatus};
+use tournament::report;
 use tournament::report::{SUMMARY_COLUMNS, regenerate};
 use tournament::summarize;
 

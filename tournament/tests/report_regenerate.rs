@@ -3,9 +3,9 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::report;
 use tournament::raw;
 use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
+use tournament::report;
 use tournament::report::regenerate;
 use tournament::summarize::{self, summarize};
 
@@ -28,7 +28,10 @@ fn regenerate_writes_summary_and_is_byte_identical() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["SUMMARY.md", "env.json", "plots", "raw.jsonl", "summary.csv"]);
+    assert_eq!(
+        names,
+        ["SUMMARY.md", "env.json", "plots", "raw.jsonl", "summary.csv", "verdicts.csv"]
+    );
     let svgs = fs::read_dir(tmp.path().join("plots")).unwrap().count();
     assert_eq!(svgs, 3, "one bar chart per (workload, param) with a measured cell");
 
@@ -56,7 +59,7 @@ fn csv_header_and_fixed_precision() {
          median_ns_per_task,mean_ns_per_task,stddev_ns_per_task,ci95_low_ns_per_task,\
          ci95_high_ns_per_task,min_ns_per_task,max_ns_per_task,median_ns_per_op,mean_ns_per_op,\
          stddev_ns_per_op,ci95_low_ns_per_op,ci95_high_ns_per_op,min_ns_per_op,max_ns_per_op,\
-         cv_pct,cpu_ns_per_task,blocks_per_task,wake_syscalls_per_task,allocs_per_task,\
+         cv_pct,rcv_pct,cpu_ns_per_task,blocks_per_task,wake_syscalls_per_task,allocs_per_task,\
          alloc_bytes_per_task,lat_count,p50_ns,p90_ns,p99_ns,p999_ns,max_latency_ns,\
          ratio_to_baseline,ratio_to_best"
     );
@@ -104,7 +107,9 @@ fn status_rules() {
     let r = row(&rows, w, p, "alt-three");
     assert_eq!(r.status, CellStatus::Unstable);
     assert!(close(r.cv_pct, 100.0 / 3.0));
-    assert_eq!(r.reason.as_deref(), Some("CV 33.3% > 20%"));
+    // The bar is the robust spread (MAD × 1.4826 / median), not the CV.
+    assert!((r.rcv_pct.unwrap() - 49.4).abs() < 0.05, "{:?}", r.rcv_pct);
+    assert_eq!(r.reason.as_deref(), Some("robust spread 49.4% > 25%"));
     for c in ["baseline", "main"] {
         let r = row(&rows, w, p, c);
         assert_eq!(r.status, CellStatus::Ok, "{c}");
@@ -220,14 +225,13 @@ fn markdown_content() {
         "No fastest declared: the lowest median belongs to `alt-three`, whose cell is unstable.",
         "| 1 | `main` | 41.0 |",
         "ok, **fastest**",
-        "## Leaderboard",
         "![burst b=100: median ns/task with 95% CI](plots/burst__b_100.svg)",
         "## Declared gaps and failures",
         "- `burst` · `b=100` · `alt-two`: **unsupported** — unsupported: lacks timers",
         "- `burst` · `b=100` · `alt-one`: **failed** — lost 3 tasks (sample #2; 2 of 5 samples failed)",
         "- `burst` · `b=1000` · `tokio-ct`: **missing** —",
         "- `burst` · `b=100` · `tokio-ct`: **too-few-samples** — 3 ok samples",
-        "- `burst` · `b=100` · `alt-three`: CV 33.3% > 20%",
+        "- `burst` · `b=100` · `alt-three`: robust spread 49.4% > 25%",
         "| p50 ns | p90 ns | p99 ns | p99.9 ns | max ns | Latencies |",
         "| 50 | 90 | 100† | 100† | 100 | 50 |",
         "**Coverage:** 21 cells (",

@@ -134,10 +134,7 @@ fn summary_leads_with_verdicts_then_ablations_and_sweep_plot() {
     assert!(md[..verdicts].lines().count() < 20);
     let csv = fs::read_to_string(tmp.path().join("verdicts.csv")).unwrap();
     assert!(csv.starts_with("workload,param,unit,flagship,other,role,pairs,ratio,"), "{csv}");
-    assert!(
-        csv.contains("multi-producer,p=4,ns/task,main,main/no-spin,ablation,8,0.6667,"),
-        "{csv}"
-    );
+    assert!(csv.contains("multi-producer,p=4,ns/task,main,main/no-spin,ablation,8,0.667"), "{csv}");
     // Fewer than 6 samples in the fixture's other tables: those comparisons are undecided.
     let rows = summarize::summarize(&samples);
     let comps = verdict::compare_all(&samples, &rows, "main", 0.03);

@@ -182,7 +182,8 @@ fn robust_spread_ignores_one_outlier_that_the_cv_does_not() {
     assert_eq!(stats::mad(&xs), Some(1.0));
     let rcv = stats::robust_cv_pct(&xs).unwrap();
     assert!((rcv - 1.4826).abs() < 1e-9, "{rcv}");
-    assert!(cv_pct(&xs).unwrap() > 80.0);
+    // sd/mean is inflated by the one outlier: about 77%.
+    assert!(cv_pct(&xs).unwrap() > 70.0);
     assert_eq!(stats::robust_cv_pct(&[5.0]), None);
     assert_eq!(stats::robust_cv_pct(&[0.0, 0.0, 0.0]), None);
 }

@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use tournament::report;
 use tournament::record::SampleStatus;
+use tournament::report;
 use tournament::report::validate::validate_dir;
 use tournament::summarize;
 

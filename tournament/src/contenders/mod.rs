@@ -19,6 +19,7 @@ pub mod async_executor_peer;
 pub mod calloop_net;
 pub mod calloop_peer;
 pub mod crossbeam_worker;
+pub mod floor;
 pub mod libuv_net;
 pub mod libuv_peer;
 pub mod libuv_sys;
@@ -53,6 +54,9 @@ pub struct Contender {
     /// the readiness capability: what a user of that runtime would write (e.g. tokio's
     /// `TcpListener`). `None` for most contenders.
     pub native_server: Option<NativeServerFn>,
+    /// The only workloads this contender is defined for (every other cell is a declared gap,
+    /// "not applicable"); `None`, the usual case: every workload its capabilities allow.
+    pub only_workloads: Option<&'static [&'static str]>,
 }
 
 impl Contender {
@@ -67,6 +71,11 @@ impl Contender {
     pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
         self.native_server = Some(f);
         self
+    }
+
+    /// Whether this contender is defined for workload `workload` at all ([`Contender::only_workloads`]).
+    pub fn applies_to(&self, workload: &str) -> bool {
+        self.only_workloads.is_none_or(|only| only.contains(&workload))
     }
 
     /// The native server this contender runs workload `workload` on, when it does: it has one,
@@ -111,15 +120,16 @@ pub const fn entry<L: EventLoop>(
         run_sample: workloads::run_sample::<L>,
         gate: crate::gate::run_gate::<L>,
         native_server: None,
+        only_workloads: None,
     }
 }
 
 /// Every built-in contender, in display order: our loops ([`ours::ENTRIES`], `baseline` first:
 /// the reference for ratios, each followed by its ablations), then the peers
-/// ([`peers::ENTRIES`]). Contenders registered from outside come after these
-/// ([`crate::cli::registry`]).
+/// ([`peers::ENTRIES`]), last the physical-floor reference ([`floor::ENTRIES`]). Contenders
+/// registered from outside come after these ([`crate::cli::registry`]).
 pub fn all() -> Vec<&'static Contender> {
-    ours::ENTRIES.iter().copied().chain([peers::ENTRIES]).flatten().collect()
+    ours::ENTRIES.iter().copied().chain([peers::ENTRIES, floor::ENTRIES]).flatten().collect()
 }
 
 /// The id every ratio column is relative to.

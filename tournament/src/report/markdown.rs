@@ -374,7 +374,8 @@ fn table(md: &mut String, group: &[SummaryRow]) {
         );
     }
     let measured: Vec<&SummaryRow> = group.iter().filter(|r| r.status.is_measured()).collect();
-    let leader = measured.first().copied();
+    // The floor reference is listed but never leads: it is not a design.
+    let leader = measured.iter().copied().find(|r| r.contender != crate::verdict::FLOOR_CONTENDER);
     let fastest = leader.filter(|r| r.status == CellStatus::Ok);
     let latency = group.iter().any(|r| r.lat_count.is_some());
 
@@ -489,7 +490,9 @@ fn table(md: &mut String, group: &[SummaryRow]) {
             );
         }
         (Some(f), Some(_)) => {
-            if let Some(next) = measured.get(1) {
+            let next =
+                measured.iter().filter(|r| r.contender != crate::verdict::FLOOR_CONTENDER).nth(1);
+            if let Some(next) = next {
                 if let (Some((_, hi)), Some((lo, _))) = (f.ci95(), next.ci95()) {
                     if hi >= lo {
                         let _ = writeln!(
