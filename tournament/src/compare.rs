@@ -58,6 +58,7 @@ use std::path::Path;
 
 use crate::env::Provenance;
 use crate::record::{CellStatus, RawSample, SummaryRow};
+use crate::report::text::esc;
 use crate::stats;
 use crate::{raw, summarize};
 
@@ -643,10 +644,6 @@ pub fn render_markdown(c: &Comparison) -> String {
         );
     }
     md
-}
-
-fn esc(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// Parses a threshold: `5%`, `5` (percent) or `0.05%`; must lie in (0, 1000) percent.

@@ -15,6 +15,7 @@ use anyhow::Context;
 
 use crate::env::Provenance;
 use crate::record::SummaryRow;
+use crate::report::text::esc;
 use crate::{raw, summarize};
 
 /// Renders the merged markdown of the run folders `dirs` (at least one).
@@ -126,10 +127,6 @@ fn render(runs: &[(PathBuf, Provenance, Vec<SummaryRow>)]) -> String {
         md.push('\n');
     }
     md
-}
-
-fn esc(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// Whether `dir` looks like a run folder (holds `env.json` and `raw.jsonl`).

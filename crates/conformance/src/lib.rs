@@ -9,7 +9,9 @@
 //!
 //! usable three ways:
 //!
-//! * from a contender's tests: [`conformance_tests!`] expands into one `#[test]` per check;
+//! * from a contender's tests: [`conformance_tests!`] expands into one `#[test]` per check —
+//!   also in a crate outside this workspace, which needs only `loop-conformance` as a
+//!   dev-dependency (`docs/BRING-YOUR-OWN-LOOP.md`; `examples/my-loop/tests/conformance.rs`);
 //! * from the tournament: [`all_checks`] lists every check by name, and [`quick_gate`] runs the
 //!   small-N subset [`GATE_CHECKS`] as the correctness gate (a few seconds per contender);
 //! * one by one: `loop_conformance::checks::fifo::check_fifo_per_producer::<MyLoop>(&ctx)`.

@@ -3,6 +3,11 @@
 //! Every contender — our loops, their ablations and the peers a Rust user would pick instead — is
 //! listed once in the registry ([`all`]), whose [`entry`] instantiates each generic workload and the correctness
 //! gate for its type. Ids are stable: runs are joined by them (`docs/MEASUREMENT.md` rule 7).
+//!
+//! Adding one touches two existing files: a loop crate of this workspace, `tournament/Cargo.toml`
+//! (its dependency) and `ours/mod.rs` (its entry); a peer, `peers.rs` (`pub mod <name>;` for its
+//! adapter in `peers/<name>.rs`, and its entry), plus `tournament/Cargo.toml` when it brings a new
+//! dependency. From outside the workspace: [`crate::cli::main_with`].
 
 use loop_api::{Capabilities, EventLoop, LoopConfig};
 
@@ -55,6 +60,13 @@ pub struct Contender {
 }
 
 impl Contender {
+    /// Sets [`Contender::config`], the `LoopConfig` every sample and the gate create the loop
+    /// with (an ablation is the same type under another id and config).
+    pub const fn with_config(mut self, config: fn() -> LoopConfig) -> Self {
+        self.config = config;
+        self
+    }
+
     /// Sets [`Contender::native_server`].
     pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
         self.native_server = Some(f);
@@ -112,21 +124,12 @@ pub const fn entry<L: EventLoop>(
     }
 }
 
-/// Every contender, in display order: our loops first (`baseline` is the reference for ratios),
-/// then their ablations, then the peers, last the physical-floor reference. Each family lists its entries in its own file.
+/// Every built-in contender, in display order: our loops ([`ours::ENTRIES`], `baseline` first:
+/// the reference for ratios, each followed by its ablations), then the peers
+/// ([`peers::ENTRIES`]), last the physical-floor reference ([`floor::ENTRIES`]). Contenders
+/// registered from outside come after these ([`crate::cli::registry`]).
 pub fn all() -> Vec<&'static Contender> {
-    [
-        ours::BASELINE,
-        ours::MAIN,
-        ours::ALT_ONE,
-        ours::ALT_TWO,
-        ours::ALT_THREE,
-        peers::ENTRIES,
-        floor::ENTRIES,
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    ours::ENTRIES.iter().copied().chain([peers::ENTRIES, floor::ENTRIES]).flatten().collect()
 }
 
 /// The id every ratio column is relative to.
