@@ -131,6 +131,10 @@ fn workloads_bench(c: &mut Criterion, filter: &Filter, list_only: bool) {
             group.sample_size(10).warm_up_time(Duration::from_millis(200));
             group.measurement_time(Duration::from_secs(1));
             for contender in selected {
+                if let Some(why) = contender.unavailable() {
+                    eprintln!("skipping {group_id}/{}: {why}", contender.id);
+                    continue;
+                }
                 let lacks: Vec<_> = w
                     .requires
                     .iter()

@@ -189,6 +189,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<(PathBuf, report::Outcome)> {
                 None => measured.push(*c),
             }
         }
+        workloads::prepare_cell(cell.workload.id, &cell.param, &measured);
         for s in 0..plan.samples {
             for &c in round_order(&measured, seed, cell_index, s) {
                 if done_before.has_sample(cell.workload.id, &cell.param.id, c.id, s) {
@@ -434,8 +435,8 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
             for c in &plan.contenders {
                 let missing: Vec<_> =
                     w.requires.iter().filter(|cap| !c.capabilities.supports(**cap)).collect();
-                if let Some(why) = &unavailable {
-                    gaps.push((*c, why.clone()));
+                if let Some(why) = unavailable.clone().or_else(|| c.unavailable()) {
+                    gaps.push((*c, why));
                 } else if missing.is_empty() || c.native_server_for(w.id).is_some() {
                     measured.push(*c);
                 } else {
@@ -494,6 +495,11 @@ fn gate_all(plan: &RunPlan) -> Vec<(&'static str, String)> {
     std::panic::set_hook(Box::new(|_| {}));
     let mut out = Vec::new();
     for c in &plan.contenders {
+        if let Some(why) = c.unavailable() {
+            // Not installed: every cell of it is a declared gap (plan_cells), nothing to gate.
+            eprintln!("gate {}: skipped: {why}", c.id);
+            continue;
+        }
         let t = Instant::now();
         match (c.gate)(c.id, &(c.config)()) {
             Ok(summary) => {

@@ -48,6 +48,11 @@ pub struct Contender {
     /// the readiness capability: what a user of that runtime would write (e.g. tokio's
     /// `TcpListener`). `None` for most contenders.
     pub native_server: Option<NativeServerFn>,
+    /// Why the contender cannot run on this machine at all (a system library it loads at run
+    /// time is not installed), checked before its gate and its cells: `Some(reason)` makes every
+    /// cell of it a declared gap with that reason (saying how to install what is missing) and
+    /// skips its gate. `None` for contenders that need nothing outside the build.
+    pub missing: Option<fn() -> Option<String>>,
 }
 
 impl Contender {
@@ -55,6 +60,18 @@ impl Contender {
     pub const fn with_native_server(mut self, f: NativeServerFn) -> Self {
         self.native_server = Some(f);
         self
+    }
+
+    /// Sets [`Contender::missing`].
+    pub const fn with_requirement(mut self, missing: fn() -> Option<String>) -> Self {
+        self.missing = Some(missing);
+        self
+    }
+
+    /// Why this contender cannot run here ([`Contender::missing`]), prefixed `unavailable: `
+    /// like a missing tool's gap reason, or `None` when it can.
+    pub fn unavailable(&self) -> Option<String> {
+        self.missing.and_then(|f| f()).map(|why| format!("unavailable: {why}"))
     }
 
     /// The native server this contender runs workload `workload` on, when it does: it has one,
@@ -99,6 +116,7 @@ pub const fn entry<L: EventLoop>(
         run_sample: workloads::run_sample::<L>,
         gate: crate::gate::run_gate::<L>,
         native_server: None,
+        missing: None,
     }
 }
 

@@ -47,7 +47,7 @@ const CLOSE_BOUND: Duration = Duration::from_secs(10);
 const RAMP_BATCH: u32 = 256;
 
 /// `c=<C>`: `tasks` = C × M messages, `batch` = M messages per connection.
-fn point(connections: u64, messages: u64) -> Param {
+pub fn point(connections: u64, messages: u64) -> Param {
     Param::new(format!("c={connections}"), connections * messages).with_batch(messages)
 }
 
@@ -100,8 +100,23 @@ pub fn drive(
     counter: Option<&SyscallCounter>,
     param: &Param,
 ) -> Result<SampleOutcome, SampleError> {
+    drive_with(server, counter, param, None).map(|(outcome, _)| outcome)
+}
+
+/// [`drive`], with the client open-loop at `rate` messages/s when given (`--rate`, the
+/// `echo-open` workload); also returns the client's report. The outcome's histogram is then
+/// the coordinated-omission corrected one and `messages_per_s` the achieved rate.
+///
+/// # Errors
+/// As [`drive`].
+pub fn drive_with(
+    server: Box<dyn NetServer>,
+    counter: Option<&SyscallCounter>,
+    param: &Param,
+    rate: Option<f64>,
+) -> Result<(SampleOutcome, EchoReport), SampleError> {
     let (c, m) = shape(param);
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "echo-client".into(),
         "--addr".into(),
         server.addr().to_string(),
@@ -114,6 +129,9 @@ pub fn drive(
         "--timeout-s".into(),
         PHASE_TIMEOUT_S.to_string(),
     ];
+    if let Some(rate) = rate {
+        args.extend(["--rate".to_string(), format!("{rate}")]);
+    }
     let mut child = ChildProcess::spawn("echo-client", &client_program()?, &args)?;
     let bound = Duration::from_secs(PHASE_TIMEOUT_S + 10);
     let ready = parse_line(&child.next_line(bound, "its ready line")?)?;
@@ -163,7 +181,7 @@ pub fn drive(
         }
         _ => None,
     };
-    Ok(SampleOutcome {
+    let outcome = SampleOutcome {
         tasks: messages,
         ops: Some(messages),
         measured,
@@ -172,7 +190,8 @@ pub fn drive(
         allocs: None,
         alloc_bytes: None,
         metrics,
-    })
+    };
+    Ok((outcome, report))
 }
 
 fn metric(name: &'static str, unit: &'static str, value: f64) -> Metric {
