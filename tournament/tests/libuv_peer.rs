@@ -73,7 +73,10 @@ fn missing_libuv_makes_its_cells_declared_gaps() {
         .expect("runs the binary");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("gate libuv: skipped: unavailable: libuv is not installed"), "{stderr}");
+    assert!(
+        stderr.contains("gate libuv: skipped: unavailable: libuv is not installed"),
+        "{stderr}"
+    );
     let raw = std::fs::read_to_string(out.join("raw.jsonl")).unwrap();
     let records: Vec<serde_json::Value> =
         raw.lines().map(|l| serde_json::from_str(l).expect("a JSON record")).collect();
