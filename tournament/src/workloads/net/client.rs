@@ -197,6 +197,10 @@ struct Conn {
     recv: usize,
     /// When its first byte was written.
     started: Instant,
+    /// Whether the current message may be written: always in closed-loop mode; in open-loop
+    /// mode only once its slot came (or its predecessor's echo came back after it), so a
+    /// writable event never sends a message early.
+    armed: bool,
 }
 
 /// The client's state: every connection plus the tallies of the report.
@@ -224,6 +228,7 @@ impl Client {
                 sent: 0,
                 recv: 0,
                 started: now,
+                armed: args.rate.is_none(),
             })
             .collect();
         Ok(Client {
@@ -389,6 +394,7 @@ impl Client {
                 });
                 for i in sends.drain(..) {
                     if self.conns[i].state == State::Running {
+                        self.conns[i].armed = true;
                         self.write_more(i);
                         if self.conns[i].state != State::Running {
                             running -= 1;
@@ -432,7 +438,7 @@ impl Client {
                 if self.conns[i].state != State::Running {
                     continue;
                 }
-                if ev.is_writable() && self.conns[i].sent < MESSAGE_LEN {
+                if ev.is_writable() && self.conns[i].armed && self.conns[i].sent < MESSAGE_LEN {
                     self.write_more(i);
                 }
                 if self.conns[i].state == State::Running
@@ -552,6 +558,7 @@ impl Client {
             }
             c.sent = 0;
             c.recv = 0;
+            c.armed = send_next;
             if !send_next {
                 return; // open loop: the next message waits for its slot
             }
