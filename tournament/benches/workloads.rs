@@ -127,6 +127,10 @@ fn workloads_bench(c: &mut Criterion, filter: &Filter, list_only: bool) {
                 eprintln!("skipping {group_id}: {why}");
                 continue;
             }
+            if !list_only {
+                // echo-open: the reference capacity its offered loads are fractions of.
+                workloads::prepare_cell(w.id, &p, &selected);
+            }
             let mut group = c.benchmark_group(&group_id);
             group.sample_size(10).warm_up_time(Duration::from_millis(200));
             group.measurement_time(Duration::from_secs(1));
