@@ -127,10 +127,18 @@ fn workloads_bench(c: &mut Criterion, filter: &Filter, list_only: bool) {
                 eprintln!("skipping {group_id}: {why}");
                 continue;
             }
+            if !list_only {
+                // echo-open: the reference capacity its offered loads are fractions of.
+                workloads::prepare_cell(w.id, &p, &selected);
+            }
             let mut group = c.benchmark_group(&group_id);
             group.sample_size(10).warm_up_time(Duration::from_millis(200));
             group.measurement_time(Duration::from_secs(1));
             for contender in selected {
+                if let Some(why) = contender.unavailable() {
+                    eprintln!("skipping {group_id}/{}: {why}", contender.id);
+                    continue;
+                }
                 let lacks: Vec<_> = w
                     .requires
                     .iter()

@@ -189,6 +189,7 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<(PathBuf, report::Outcome)> {
                 None => measured.push(*c),
             }
         }
+        workloads::prepare_cell(cell.workload.id, &cell.param, &measured);
         for s in 0..plan.samples {
             for &c in round_order(&measured, seed, cell_index, s) {
                 if done_before.has_sample(cell.workload.id, &cell.param.id, c.id, s) {
@@ -439,8 +440,8 @@ fn plan_cells(plan: &RunPlan) -> Vec<Cell> {
                         *c,
                         format!("not applicable: {} is not defined for {}", c.id, w.id),
                     ));
-                } else if let Some(why) = &unavailable {
-                    gaps.push((*c, why.clone()));
+                } else if let Some(why) = unavailable.clone().or_else(|| c.unavailable()) {
+                    gaps.push((*c, why));
                 } else if missing.is_empty() || c.native_server_for(w.id).is_some() {
                     measured.push(*c);
                 } else {
@@ -499,6 +500,11 @@ fn gate_all(plan: &RunPlan) -> Vec<(&'static str, String)> {
     std::panic::set_hook(Box::new(|_| {}));
     let mut out = Vec::new();
     for c in &plan.contenders {
+        if let Some(why) = c.unavailable() {
+            // Not installed: every cell of it is a declared gap (plan_cells), nothing to gate.
+            eprintln!("gate {}: skipped: {why}", c.id);
+            continue;
+        }
         let t = Instant::now();
         match (c.gate)(c.id, &(c.config)()) {
             Ok(summary) => {

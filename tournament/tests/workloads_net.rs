@@ -1,6 +1,7 @@
-//! The socket workloads (`echo`, `http`): every readiness-capable loop and both native servers
-//! serve the smoke point with every byte verified by the client process; the client detects
-//! stuck and corrupted echoes; non-readiness contenders without a native server cannot run it.
+//! The socket workloads (`echo`, `echo-open`, `http`): every readiness-capable loop and both
+//! native servers serve the smoke point with every byte verified by the client process; the
+//! client detects stuck and corrupted echoes; non-readiness contenders without a native server
+//! cannot run it; the open-loop client counts latency from intended send times.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -114,7 +115,7 @@ fn fake_server(serve: fn(std::net::TcpStream)) -> std::net::SocketAddr {
 }
 
 fn client(addr: std::net::SocketAddr, connections: u32, timeout_s: u64) -> EchoReport {
-    let args = ClientArgs { addr, connections, messages: 3, batch: 2, timeout_s };
+    let args = ClientArgs { addr, connections, messages: 3, batch: 2, timeout_s, rate: None };
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || tx.send(run_client(args, |_| Ok(())).unwrap()));
     rx.recv_timeout(Duration::from_secs(30)).expect("the client's own bound ends it")
@@ -194,4 +195,83 @@ fn http_runs_under_wrk_or_is_a_declared_gap() {
     assert_eq!(metric(&out, "socket_errors"), 0.0);
     let (p50, p99) = (metric(&out, "latency_p50_ns"), metric(&out, "latency_p99_ns"));
     assert!(p50 > 0.0 && p50 <= p99, "{p50} {p99}");
+}
+
+#[test]
+fn echo_open_records_corrected_latency_on_main_and_a_native_server() {
+    set_client_program(env!("CARGO_BIN_EXE_tournament"));
+    let p = smoke("echo-open");
+    assert_eq!(p.load_pct, Some(80));
+    let main = run_sample::<loop_main::MainLoop>("echo-open", &p, &LoopConfig::default())
+        .unwrap_or_else(|e| panic!("main: {e}"));
+    let tokio = contenders::find("tokio-ct").unwrap().native_server_for("echo-open").unwrap();
+    let tokio = run_native_sample("echo-open", tokio, &p).unwrap_or_else(|e| panic!("tokio: {e}"));
+    for (who, out) in [("main", &main), ("tokio-ct", &tokio)] {
+        assert_echo_sample(who, out, &p);
+        // Without `tournament run`'s calibration each sample offers 80% of its own capacity.
+        let (offered, capacity) = (
+            metric(out, "offered_messages_per_s"),
+            metric(out, "reference_capacity_messages_per_s"),
+        );
+        assert!(capacity > 0.0 && (offered - 0.8 * capacity).abs() < 1e-6 * capacity, "{who}");
+        assert_eq!(metric(out, "load_pct"), 80.0);
+        // Each message's corrected latency (from its intended send time) is at least its
+        // uncorrected one (from its actual send time), so every quantile is too.
+        let h = out.latency.as_ref().unwrap();
+        assert!(h.value_at_quantile(0.99) as f64 >= metric(out, "uncorrected_p99_ns"), "{who}");
+        // The primary metric is the mean corrected latency.
+        let mean = out.measured.wall_ns as f64 / p.tasks as f64;
+        assert!((mean - h.mean()).abs() <= 1.0 + h.mean() * 1e-9, "{who}: {mean} vs {}", h.mean());
+    }
+}
+
+#[test]
+fn open_loop_client_charges_a_server_stall_to_every_message_intended_during_it() {
+    // Echoes at once, except that it stalls 300 ms before answering the 10th message.
+    let addr = fake_server(|mut s| {
+        let mut b = [0_u8; MESSAGE_LEN];
+        let mut n = 0;
+        while s.read_exact(&mut b).is_ok() {
+            n += 1;
+            if n == 10 {
+                thread::sleep(Duration::from_millis(300)); // the stall under test
+            }
+            if s.write_all(&b).is_err() {
+                return;
+            }
+        }
+    });
+    // One connection offered 1,000 messages/s: message k is intended at k ms.
+    let args = ClientArgs {
+        addr,
+        connections: 1,
+        messages: 200,
+        batch: 1,
+        timeout_s: 30,
+        rate: Some(1e3),
+    };
+    let r = run_client(args, |_| Ok(())).unwrap();
+    assert_eq!((r.ok_connections, r.messages), (1, 200), "{r:?}");
+    let open = r.open_loop.as_ref().expect("an open-loop report");
+    assert_eq!(open.offered_per_s, 1e3);
+    let corrected = r.latency().unwrap();
+    let uncorrected = tournament::stats::decode_histogram(&open.uncorrected_v2_base64).unwrap();
+    let over_100ms = |h: &hdrhistogram::Histogram<u64>| -> u64 {
+        h.iter_recorded()
+            .filter(|v| v.value_iterated_to() > 100_000_000)
+            .map(|v| v.count_at_value())
+            .sum()
+    };
+    // Closed-loop view: one message waited out the stall.
+    assert_eq!(
+        over_100ms(&uncorrected),
+        1,
+        "uncorrected p99 {}",
+        uncorrected.value_at_quantile(0.99)
+    );
+    // Corrected: the ~200 messages intended from the 10th on (9 ms … 199 ms) all wait for the
+    // stall to end (at ≥ 309 ms): each waited over 100 ms.
+    assert!(over_100ms(&corrected) >= 180, "{}", over_100ms(&corrected));
+    assert!(corrected.value_at_quantile(0.99) > 100_000_000);
+    assert!(uncorrected.value_at_quantile(0.9) < 100_000_000);
 }

@@ -224,6 +224,13 @@ fn every_declared_requirement_is_a_gap_for_submit_only_peers() {
     let ids: Vec<_> = WORKLOADS.iter().filter(|w| !w.requires.is_empty()).map(|w| w.id).collect();
     assert_eq!(
         ids,
-        ["microtask-roundtrip", "readiness-roundtrip", "timer-lateness", "echo", "http"]
+        [
+            "microtask-roundtrip",
+            "readiness-roundtrip",
+            "timer-lateness",
+            "echo",
+            "echo-open",
+            "http"
+        ]
     );
 }

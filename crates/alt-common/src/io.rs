@@ -13,18 +13,23 @@
 //! is held only to look a token up, and a callback runs under its *own* registration's mutex so
 //! that a foreign `unregister` can wait for a running call to end.
 //!
-//! **Level-triggered semantics** on top of mio's edge-triggered epoll: after each call the
-//! registration is re-armed (`EPOLL_CTL_MOD`), which re-reports the fd on the next poll if data
-//! remains.
+//! **Level-triggered semantics** from a level-triggered epoll entry: mio registers
+//! edge-triggered only, so `register` adds the fd to mio's epoll instance itself (`EPOLL_CTL_ADD`
+//! with `EPOLLIN | EPOLLRDHUP`, no `EPOLLET`, the token as `epoll_data`, which mio reads back as
+//! the event's token): epoll reports the fd at every poll while data remains, with no
+//! `epoll_ctl` per callback. (Before, each call was followed by an `EPOLL_CTL_MOD` re-arm of an
+//! edge-triggered registration: one `epoll_ctl` per echoed message in the `echo` workload's
+//! syscall counts, as `loop-main` had before it made the same change.) The drivers dispatch
+//! every event of a poll before polling again, so a level-triggered fd is never queued twice.
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 use parking_lot::Mutex;
 
 /// A readiness callback, boxed.
@@ -109,7 +114,7 @@ impl Readiness {
             return Err((RegisterError::AlreadyRegistered, callback));
         }
         let token = Token(t.next_token);
-        if let Err(e) = self.registry.register(&mut SourceFd(&fd), token, Interest::READABLE) {
+        if let Err(e) = self.add_level_triggered(fd, token) {
             return Err((RegisterError::Io(e), callback));
         }
         t.next_token += 1;
@@ -123,6 +128,20 @@ impl Readiness {
         t.by_token.insert(token.0, reg);
         self.count.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Adds `fd` to the poller's epoll instance (the one `registry` belongs to), readable and
+    /// level-triggered, with `token` as its event data (module docs).
+    fn add_level_triggered(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+            u64: token.0 as u64,
+        };
+        // SAFETY: `ev` is a valid `epoll_event` for the duration of the call; the epoll fd is
+        // the registry's, open as long as `self`; an invalid `fd` is reported as an error.
+        let r =
+            unsafe { libc::epoll_ctl(self.registry.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
     /// Removes the registration of `fd`. Returns `false` if there was none. Once this returns the
@@ -158,8 +177,8 @@ impl Readiness {
         self.table.lock().by_token.get(&token.0).cloned()
     }
 
-    /// Runs the callback of `reg` through `run` (which isolates panics) unless it was removed,
-    /// then re-arms it. Returns whether the callback ran.
+    /// Runs the callback of `reg` through `run` (which isolates panics) unless it was removed.
+    /// Returns whether the callback ran. No re-arm: the registration is level-triggered.
     pub fn dispatch(&self, reg: &Registration, run: impl FnOnce(&mut IoCallback)) -> bool {
         {
             let mut cb = reg.callback.lock();
@@ -168,14 +187,6 @@ impl Readiness {
             }
             let Some(cb) = cb.as_mut() else { return false };
             run(cb);
-        }
-        let t = self.table.lock();
-        // Re-arm only the current registration: re-arming a stale one could overwrite the
-        // token of a newer registration of the same fd number.
-        if !reg.removed.load(Ordering::SeqCst)
-            && t.by_token.get(&reg.token.0).is_some_and(|r| std::ptr::eq(&**r, reg))
-        {
-            let _ = self.registry.reregister(&mut SourceFd(&reg.fd), reg.token, Interest::READABLE);
         }
         true
     }

@@ -38,8 +38,8 @@
 //!   `timersMu`), with O(1) cancel by [`TimerId`] (lazy deletion).
 //! * **Readiness** via mio: each registration gets a fresh token (a generation number), so an
 //!   event for an old registration never reaches a new callback after the fd number is reused;
-//!   callbacks run with no poller lock held and are re-armed after each call for level-triggered
-//!   semantics (`loop-alt-common`'s `io` module).
+//!   callbacks run with no poller lock held; registrations are level-triggered epoll entries, so
+//!   no `epoll_ctl` per call (`loop-alt-common`'s `io` module).
 //! * **Shutdown in named phases** (run by the loop thread once the state is `Terminating`):
 //!   *ingress* (run every lane to empty, including what those tasks submit), *timers* (fire due
 //!   ones, drop pending ones), *fds* (deregister every fd, drop the callbacks), then
@@ -446,8 +446,8 @@ impl EventLoop for AltOneLoop {
         Ok(was_pending)
     }
 
-    /// Calls `callback` on the loop thread whenever `fd` is readable (re-armed after each call,
-    /// so it is called again while data remains). Never blocks behind a sleeping poll.
+    /// Calls `callback` on the loop thread whenever `fd` is readable (level-triggered: it is
+    /// called again while data remains). Never blocks behind a sleeping poll.
     ///
     /// # Errors
     /// [`RejectReason::AlreadyRegistered`]; [`RejectReason::Io`] if epoll refused the fd;

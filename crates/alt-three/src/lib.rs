@@ -36,8 +36,8 @@
 //! * **Timers** in a binary min-heap by `(deadline, sequence)`, with O(1) cancel by [`TimerId`].
 //! * **Readiness via mio**: each registration gets a fresh token (a generation number), so an
 //!   event for an old registration never reaches a new callback after the fd number is reused;
-//!   no lock is held across the poll or a callback; callbacks are re-armed after each call for
-//!   level-triggered semantics (`loop-alt-common`'s `io` module).
+//!   no lock is held across the poll or a callback; registrations are level-triggered epoll
+//!   entries, so no `epoll_ctl` per call (`loop-alt-common`'s `io` module).
 //! * Every task, timer callback, readiness callback and drain-time destructor runs under
 //!   `catch_unwind(AssertUnwindSafe(..))`; a panic is counted in [`LoopStats::panics`].
 //!
@@ -59,8 +59,8 @@
 //! * **The batch in flight sits behind a small mutex**, popped one task at a time (uncontended),
 //!   so that `close` can drop the tasks not started yet (Go's `Close` was a non-blocking
 //!   *graceful* stop; here `close` drops and counts, as the workspace contract says).
-//! * **Readiness callbacks are isolated** (Go ran them without panic recovery) and re-armed for
-//!   level-triggered semantics; every event is routed by a per-registration token.
+//! * **Readiness callbacks are isolated** (Go ran them without panic recovery) and
+//!   level-triggered; every event is routed by a per-registration token.
 //! * **Shutdown semantics are the workspace's** (the baseline's, see `loop-baseline`):
 //!   conserving on every path, including `submit_internal` and shutdown before `run`; pending
 //!   timers are dropped and counted; `run` after termination returns [`RunError::Terminated`].
@@ -447,8 +447,8 @@ impl EventLoop for AltThreeLoop {
         Ok(was_pending)
     }
 
-    /// Calls `callback` on the loop thread whenever `fd` is readable (re-armed after each call,
-    /// so it is called again while data remains). Never blocks behind a sleeping poll.
+    /// Calls `callback` on the loop thread whenever `fd` is readable (level-triggered: it is
+    /// called again while data remains). Never blocks behind a sleeping poll.
     ///
     /// # Errors
     /// [`RejectReason::AlreadyRegistered`]; [`RejectReason::Io`] if epoll refused the fd;

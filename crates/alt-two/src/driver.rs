@@ -150,7 +150,7 @@ impl AltTwoLoop {
             let Some(mut callback) = self.regs.take(token) else { continue };
             self.isolate(&mut callback);
             self.counters.io_callbacks.add(1);
-            if let Some(unregistered) = self.regs.put_back(&self.poller, token, callback) {
+            if let Some(unregistered) = self.regs.put_back(token, callback) {
                 self.isolate(move || drop(unregistered));
             }
             self.run_microtasks();

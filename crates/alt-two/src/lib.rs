@@ -53,8 +53,9 @@
 //!   `tests/loom_wake.rs` model-checks it on the real code.
 //! * **Readiness via mio** with a **generation token per registration** (never reused), so an
 //!   event queued for an old registration can never reach a callback registered later on a
-//!   reused fd number. mio is edge-triggered; the loop re-arms the fd (`EPOLL_CTL_MOD`) after each
-//!   callback, which gives the contract's level-triggered behaviour. Callbacks run without the
+//!   reused fd number. Registrations are level-triggered epoll entries (added
+//!   to mio's epoll instance directly, `poller.rs`), the contract's behaviour with no
+//!   `epoll_ctl` per callback; every event of a poll is dispatched before the next poll. Callbacks run without the
 //!   registry lock (they may register and unregister fds), isolated like tasks.
 //! * **No timers** (declared: `CAPABILITIES.timers == false`; `schedule_timer` and
 //!   `cancel_timer` are the trait's defaults, rejecting with `Unsupported(Timers)` and handing the
@@ -433,8 +434,8 @@ impl EventLoop for AltTwoLoop {
         }
     }
 
-    /// Calls `callback` on the loop thread whenever `fd` is readable (level-triggered: the fd
-    /// is re-armed after each call). The registration gets a fresh generation token, so events
+    /// Calls `callback` on the loop thread whenever `fd` is readable (level-triggered: it is
+    /// called again while data remains). The registration gets a fresh generation token, so events
     /// of an older registration of the same fd number never reach it.
     ///
     /// # Errors

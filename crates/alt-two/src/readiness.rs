@@ -23,7 +23,6 @@ use crate::sync::{AtomicUsize, Condvar, Mutex};
 pub(crate) type Callback = Box<dyn FnMut() + Send + 'static>;
 
 struct Entry {
-    fd: RawFd,
     /// `None` while the loop is running it.
     callback: Option<Callback>,
 }
@@ -84,7 +83,7 @@ impl Registrations {
         poller.register(fd, token).map_err(RegisterError::Io)?;
         t.next_token += 1;
         t.by_fd.insert(fd, token);
-        t.by_token.insert(token, Entry { fd, callback: Some(make()) });
+        t.by_token.insert(token, Entry { callback: Some(make()) });
         self.count.fetch_add(1, Relaxed);
         Ok(())
     }
@@ -123,16 +122,15 @@ impl Registrations {
         cb
     }
 
-    /// Puts a callback back after it ran and re-arms its fd (level-triggered emulation: if data
-    /// remains, the next poll reports it again). If it was unregistered meanwhile, the callback
-    /// is returned to be dropped by the caller, outside the lock.
-    pub(crate) fn put_back(&self, poller: &Poller, token: usize, cb: Callback) -> Option<Callback> {
+    /// Puts a callback back after it ran (no re-arm: the registration is level-triggered, so if
+    /// data remains the next poll reports it again). If it was unregistered meanwhile, the
+    /// callback is returned to be dropped by the caller, outside the lock.
+    pub(crate) fn put_back(&self, token: usize, cb: Callback) -> Option<Callback> {
         let mut t = self.table.lock();
         t.dispatching = None;
         self.dispatch_done.notify_all();
         match t.by_token.get_mut(&token) {
             Some(entry) => {
-                let _ = poller.rearm(entry.fd, token);
                 entry.callback = Some(cb);
                 None
             }

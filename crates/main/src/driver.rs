@@ -44,9 +44,9 @@ impl MainLoop {
         loop {
             self.counters.ticks.add(1);
             let mut progressed = false;
-            if !ready_io.is_empty() {
+            let io_ran = !ready_io.is_empty();
+            if io_ran {
                 tok = self.dispatch_io(tok, &mut ready_io);
-                progressed = true;
             }
             if self.timers_hint.load(Relaxed) {
                 let fired;
@@ -71,7 +71,12 @@ impl MainLoop {
                 }
                 continue;
             }
-            match self.idle(tok, &mut ready_io)? {
+            // A tick that ran only readiness callbacks goes straight to the sleep handshake, whose
+            // `epoll_wait` returns at once with whatever became ready meanwhile (libuv's cycle):
+            // no non-blocking poll first (one `epoll_wait` per round instead of two whenever it
+            // finds nothing), and no spin, which would look at the queues only and leave sockets
+            // that become readable meanwhile waiting for its end (crate docs, "Readiness").
+            match self.idle(tok, &mut ready_io, !io_ran)? {
                 Idle::Continue(t) => tok = t,
                 Idle::Exit => return Ok(()),
             }
@@ -201,14 +206,16 @@ impl MainLoop {
             || !is_empty(tok, &self.foreign_micro)
     }
 
-    /// Nothing to do: spin for at most `spin_before_sleep`, then run the sleep handshake (see
-    /// the crate docs, "The wake-up protocol") and sleep, or stop.
+    /// Nothing to do: spin for at most `spin_before_sleep` (unless `spin` is false: the tick
+    /// ran readiness callbacks only), then run the sleep handshake (see the crate docs, "The
+    /// wake-up protocol") and sleep, or stop.
     fn idle<'a>(
         &'a self,
         mut tok: Token<'a>,
         ready_io: &mut Vec<u64>,
+        spin: bool,
     ) -> Result<Idle<'a>, RunError> {
-        if !self.spin.is_zero() {
+        if spin && !self.spin.is_zero() {
             let start = Instant::now();
             let mut next_look = start + SPIN_LOOK_EVERY;
             loop {

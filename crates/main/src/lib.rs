@@ -31,9 +31,17 @@
 //! * **Timers** in a binary min-heap keyed by `(deadline, sequence)` with lazy cancellation,
 //!   behind a mutex (scheduling and cancelling from any thread is rare next to task traffic; the
 //!   loop looks at the heap only when a relaxed "timers pending" hint says so).
-//! * **Readiness** through mio, one fresh generation token per registration so a stale event
-//!   never reaches a new registration of a reused fd number; level-triggered behaviour is
-//!   emulated by re-arming the fd after each callback.
+//! * **Readiness** through mio's epoll instance, one fresh generation token per registration so
+//!   a stale event never reaches a new registration of a reused fd number; registrations are
+//!   level-triggered epoll entries (no `epoll_ctl` per callback, `io.rs`). A tick that ran only
+//!   readiness callbacks goes straight to the sleep handshake without spinning: its blocking
+//!   `epoll_wait` returns at once with whatever became ready meanwhile, so a socket-driven loop
+//!   makes one `epoll_wait` per round, as libuv does, where a non-blocking poll first would
+//!   cost a second one whenever it finds nothing, and a spin (which looks at the queues, not at
+//!   the fds) would leave newly readable sockets waiting for its end. Counted on the `echo`
+//!   workload's server (quick point, C = 100, median of 3 samples): `epoll_wait` per echoed
+//!   message 0.033 → 0.027, all syscalls 2.08 → 2.06 per message (libuv: 2.07; one `recvfrom`
+//!   and one `sendto` per message are the floor of a readiness-based echo).
 //! * Every callback (task, microtask, timer, readiness, drop during the drain) runs under
 //!   `catch_unwind`; a panic is counted in [`LoopStats::panics`] and the loop goes on.
 //! * **The consumer token.** The pop ends of the queues are guarded by a spin token the loop

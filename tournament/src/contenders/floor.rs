@@ -55,6 +55,7 @@ pub const ENTRY: Contender = Contender {
     gate,
     native_server: None,
     only_workloads: Some(ONLY),
+    missing: None,
 };
 
 /// Slots of the ring: a power of two, large enough that the producer rarely waits for the

@@ -85,15 +85,26 @@ pub struct Uv {
         unsafe extern "C" fn(*mut UvReq, *mut UvHandle, *const UvBuf, c_uint, WriteCb) -> c_int,
 }
 
-/// The library names tried, in order.
+/// The library names tried, in order (unless [`LIBRARY_ENV`] names another).
 const NAMES: &[&str] = &["libuv.so.1", "libuv.so"];
+
+/// Environment variable naming the one library to load instead of [`NAMES`] (a file name the
+/// dynamic loader searches for, or a path), read once, at the first [`uv`] call: to run the
+/// peer against another libuv build, or (tests) to make libuv missing on a machine that has it,
+/// e.g. `TOURNAMENT_LIBUV=libuv-absent.so.1`.
+pub const LIBRARY_ENV: &str = "TOURNAMENT_LIBUV";
 
 /// How to install libuv, for gap reasons and errors.
 pub const INSTALL_HINT: &str = "libuv is not installed (libuv.so.1 not found): run `make deps` (Debian: apt-get install libuv1)";
 
 fn load() -> Result<Uv, String> {
+    let chosen = std::env::var(LIBRARY_ENV).ok().filter(|v| !v.is_empty());
+    let names: Vec<&str> = match &chosen {
+        Some(name) => vec![name.as_str()],
+        None => NAMES.to_vec(),
+    };
     let mut errors = Vec::new();
-    for name in NAMES {
+    for name in names {
         // SAFETY: loading libuv runs no initialisers with preconditions (it has none that
         // depend on the caller); it stays loaded for the life of the process.
         match unsafe { libloading::Library::new(name) } {

@@ -57,6 +57,11 @@ pub struct Contender {
     /// The only workloads this contender is defined for (every other cell is a declared gap,
     /// "not applicable"); `None`, the usual case: every workload its capabilities allow.
     pub only_workloads: Option<&'static [&'static str]>,
+    /// Why the contender cannot run on this machine at all (a system library it loads at run
+    /// time is not installed), checked before its gate and its cells: `Some(reason)` makes every
+    /// cell of it a declared gap with that reason (saying how to install what is missing) and
+    /// skips its gate. `None` for contenders that need nothing outside the build.
+    pub missing: Option<fn() -> Option<String>>,
 }
 
 impl Contender {
@@ -76,6 +81,18 @@ impl Contender {
     /// Whether this contender is defined for workload `workload` at all ([`Contender::only_workloads`]).
     pub fn applies_to(&self, workload: &str) -> bool {
         self.only_workloads.is_none_or(|only| only.contains(&workload))
+    }
+
+    /// Sets [`Contender::missing`].
+    pub const fn with_requirement(mut self, missing: fn() -> Option<String>) -> Self {
+        self.missing = Some(missing);
+        self
+    }
+
+    /// Why this contender cannot run here ([`Contender::missing`]), prefixed `unavailable: `
+    /// like a missing tool's gap reason, or `None` when it can.
+    pub fn unavailable(&self) -> Option<String> {
+        self.missing.and_then(|f| f()).map(|why| format!("unavailable: {why}"))
     }
 
     /// The native server this contender runs workload `workload` on, when it does: it has one,
@@ -121,6 +138,7 @@ pub const fn entry<L: EventLoop>(
         gate: crate::gate::run_gate::<L>,
         native_server: None,
         only_workloads: None,
+        missing: None,
     }
 }
 

@@ -4,7 +4,7 @@ use loop_api::LoopConfig;
 
 use super::{
     Contender, async_executor_peer, calloop_net, calloop_peer, crossbeam_worker, entry, libuv_net,
-    libuv_peer, std_mpsc, tokio_ct, tokio_net,
+    libuv_peer, libuv_sys, std_mpsc, tokio_ct, tokio_net,
 };
 
 /// The peers, in display order.
@@ -50,5 +50,6 @@ pub const ENTRIES: &[Contender] = &[
          uv_try_write)",
         LoopConfig::default,
     )
-    .with_native_server(libuv_net::start),
+    .with_native_server(libuv_net::start)
+    .with_requirement(libuv_sys::missing_reason),
 ];

@@ -89,13 +89,24 @@ pub struct Param {
     /// Variant within the workload when its points differ by more than numbers (e.g. `churn`
     /// for `alloc-pressure`); empty otherwise.
     pub variant: &'static str,
+    /// Offered load, percent of a measured capacity, for open-loop points (`echo-open`);
+    /// `None` elsewhere.
+    pub load_pct: Option<u32>,
 }
 
 impl Param {
     /// A point of `tasks` tasks submitted by one producer in one round (`batch == tasks`), no
     /// budget override, no variant.
     pub fn new(id: impl Into<String>, tasks: u64) -> Self {
-        Param { id: id.into(), tasks, batch: tasks, producers: 1, budget: None, variant: "" }
+        Param {
+            id: id.into(),
+            tasks,
+            batch: tasks,
+            producers: 1,
+            budget: None,
+            variant: "",
+            load_pct: None,
+        }
     }
 
     /// Sets the round (burst) size, in tasks.
@@ -119,6 +130,12 @@ impl Param {
     /// Sets the variant.
     pub fn with_variant(mut self, variant: &'static str) -> Self {
         self.variant = variant;
+        self
+    }
+
+    /// Sets the offered load, percent of a measured capacity (open-loop points).
+    pub fn with_load_pct(mut self, pct: u32) -> Self {
+        self.load_pct = Some(pct);
         self
     }
 
@@ -173,6 +190,7 @@ pub const WORKLOADS: &[WorkloadSpec] = &[
     readiness_roundtrip::SPEC,
     timer_lateness::SPEC,
     net::echo::SPEC,
+    net::echo_open::SPEC,
     net::http::SPEC,
     footprint::SPEC,
 ];
@@ -249,6 +267,7 @@ pub fn run_sample<L: EventLoop>(
         "readiness-roundtrip" => readiness_roundtrip::run::<L>(param, config),
         "timer-lateness" => timer_lateness::run::<L>(param, config),
         "echo" => net::echo::run::<L>(param, config),
+        "echo-open" => net::echo_open::run::<L>(param, config),
         "http" => net::http::run::<L>(param, config),
         "footprint" => footprint::run::<L>(param, config),
         other => Err(SampleError(format!("unknown workload `{other}`"))),
@@ -258,7 +277,7 @@ pub fn run_sample<L: EventLoop>(
 /// Whether workload `id` can run on a contender's native server ([`net::NativeServerFn`])
 /// instead of the trait's readiness API: the socket workloads.
 pub fn accepts_native(id: &str) -> bool {
-    matches!(id, "echo" | "http")
+    matches!(id, "echo" | "echo-open" | "http")
 }
 
 /// Runs one sample of socket workload `id` on a contender's native server.
@@ -272,6 +291,7 @@ pub fn run_native_sample(
 ) -> Result<SampleOutcome, SampleError> {
     match id {
         "echo" => net::echo::run_native(native, param),
+        "echo-open" => net::echo_open::run_native(native, param),
         "http" => net::http::run_native(native, param),
         other => Err(SampleError(format!("workload `{other}` has no native-server form"))),
     }
@@ -283,6 +303,16 @@ pub fn environment_gap(id: &str) -> Option<String> {
     match id {
         "http" => net::wrk::missing_reason(),
         _ => None,
+    }
+}
+
+/// Work a workload needs done once per cell, before any contender's first sample of it, with
+/// every contender measured in the cell: `echo-open` measures the closed-loop echo capacity its
+/// offered loads are fractions of ([`net::echo_open::calibrate`]). Called by `tournament run`;
+/// a no-op for other workloads.
+pub fn prepare_cell(id: &str, param: &Param, contenders: &[&crate::contenders::Contender]) {
+    if id == "echo-open" {
+        net::echo_open::calibrate(param, contenders);
     }
 }
 

@@ -18,6 +18,15 @@
 //!    and unregisters it while the others still run).
 //! 4. It prints one [`ClientLine::Result`] line ([`EchoReport`]) and exits 0.
 //!
+//! With `--rate R` the message phase is **open-loop** instead (the `echo-open` workload): the
+//! connections send at a fixed offered rate of R messages/s in all, each message at its
+//! intended time on an even schedule (or at once on its predecessor's echo if that came back
+//! late), and the histogram holds each message's latency from its *intended* send time
+//! (coordinated-omission corrected; [`super::open_loop`]). Between sends the client polls
+//! without blocking when the next send is less than 2 ms away (an `epoll_wait` timeout is
+//! rounded up to whole milliseconds, far too coarse for sends µs apart), so it occupies its CPU
+//! while the phase runs.
+//!
 //! Every wait is bounded by `--timeout-s` per phase: a connection still unfinished at the
 //! deadline fails with a reason saying where it was stuck (message k of M, bytes sent and echoed).
 
@@ -31,6 +40,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use serde::{Deserialize, Serialize};
 
+use super::open_loop::{OpenLoop, Schedule};
 use crate::harness::Usage;
 use crate::stats;
 
@@ -58,6 +68,10 @@ pub struct ClientArgs {
     /// Bound on each phase (ramp-up, message phase), seconds (≥ 1).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_s: u64,
+    /// Open-loop mode: the offered rate, messages/s over all connections (> 0); without it the
+    /// client is closed-loop (module docs).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 /// One line the client prints on stdout (JSON, tagged by `event`).
@@ -97,8 +111,25 @@ pub struct EchoReport {
     /// Client process CPU (user + system) during the message phase, ns.
     pub client_cpu_ns: u64,
     /// Per-message round trips (first byte written → last echoed byte read), ns: hdrhistogram
-    /// V2 in base64 (`stats::encode_histogram`).
+    /// V2 in base64 (`stats::encode_histogram`). In open-loop mode: from each message's
+    /// intended send time instead (coordinated-omission corrected).
     pub latency_v2_base64: String,
+    /// Open-loop mode only (`--rate`): the schedule and the uncorrected view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<OpenLoopReport>,
+}
+
+/// What an open-loop message phase adds to the [`EchoReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenLoopReport {
+    /// The offered rate (`--rate`), messages/s.
+    pub offered_per_s: f64,
+    /// Per-message latency from the actual send time (what a closed-loop client would report),
+    /// ns: hdrhistogram V2 in base64.
+    pub uncorrected_v2_base64: String,
+    /// Actual − intended send time of the messages sent on their own slot, ns: hdrhistogram V2
+    /// in base64 (the client's punctuality).
+    pub send_lag_v2_base64: String,
 }
 
 impl EchoReport {
@@ -166,6 +197,10 @@ struct Conn {
     recv: usize,
     /// When its first byte was written.
     started: Instant,
+    /// Whether the current message may be written: always in closed-loop mode; in open-loop
+    /// mode only once its slot came (or its predecessor's echo came back after it), so a
+    /// writable event never sends a message early.
+    armed: bool,
 }
 
 /// The client's state: every connection plus the tallies of the report.
@@ -178,6 +213,8 @@ struct Client {
     failures: Vec<String>,
     messages: u64,
     hist: Histogram<u64>,
+    /// Open-loop mode: the accounting and the start of the message phase.
+    open: Option<(OpenLoop, Instant)>,
 }
 
 impl Client {
@@ -191,6 +228,7 @@ impl Client {
                 sent: 0,
                 recv: 0,
                 started: now,
+                armed: args.rate.is_none(),
             })
             .collect();
         Ok(Client {
@@ -202,6 +240,7 @@ impl Client {
             failures: Vec::new(),
             messages: 0,
             hist: crate::workloads::latency_histogram(),
+            open: None,
         })
     }
 
@@ -319,18 +358,50 @@ impl Client {
         let t0 = Instant::now();
         let deadline = t0 + Duration::from_secs(self.args.timeout_s);
         let mut running = 0_u64;
-        for i in 0..self.conns.len() {
-            if self.conns[i].state == State::Running {
-                running += 1;
-                self.conns[i].started = Instant::now();
-                self.write_more(i);
-                if self.conns[i].state != State::Running {
-                    running -= 1;
+        if let Some(rate) = self.args.rate {
+            let schedule = Schedule::new(rate, self.conns.len() as u64);
+            self.open = Some((OpenLoop::new(schedule, u64::from(self.args.messages)), t0));
+            // A connection that failed to connect never sends: its slots pass unused.
+            running = self.conns.iter().filter(|c| c.state == State::Running).count() as u64;
+        } else {
+            for i in 0..self.conns.len() {
+                if self.conns[i].state == State::Running {
+                    running += 1;
+                    self.conns[i].started = Instant::now();
+                    self.write_more(i);
+                    if self.conns[i].state != State::Running {
+                        running -= 1;
+                    }
                 }
             }
         }
         let mut events = Events::with_capacity(4096);
+        let mut sends = Vec::new();
         while running > 0 {
+            let mut timeout = None;
+            if let Some((open, start)) = &mut self.open {
+                let now_ns = start.elapsed().as_nanos() as u64;
+                open.due_sends(now_ns, &mut sends);
+                // mio rounds a timeout up to whole milliseconds: block only for what is
+                // certainly idle, poll without blocking when a send is near.
+                timeout = open.next_slot_ns().map(|at| {
+                    let wait = Duration::from_nanos(at.saturating_sub(now_ns));
+                    if wait < Duration::from_millis(2) {
+                        Duration::ZERO
+                    } else {
+                        Duration::from_millis(wait.as_millis() as u64 - 1)
+                    }
+                });
+                for i in sends.drain(..) {
+                    if self.conns[i].state == State::Running {
+                        self.conns[i].armed = true;
+                        self.write_more(i);
+                        if self.conns[i].state != State::Running {
+                            running -= 1;
+                        }
+                    }
+                }
+            }
             let now = Instant::now();
             if now >= deadline {
                 for i in 0..self.conns.len() {
@@ -350,7 +421,8 @@ impl Client {
                 }
                 break;
             }
-            if let Err(e) = self.poll.poll(&mut events, Some(deadline - now)) {
+            let wait = timeout.map_or(deadline - now, |t| t.min(deadline - now));
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -366,7 +438,7 @@ impl Client {
                 if self.conns[i].state != State::Running {
                     continue;
                 }
-                if ev.is_writable() && self.conns[i].sent < MESSAGE_LEN {
+                if ev.is_writable() && self.conns[i].armed && self.conns[i].sent < MESSAGE_LEN {
                     self.write_more(i);
                 }
                 if self.conns[i].state == State::Running
@@ -462,8 +534,18 @@ impl Client {
             if c.recv < MESSAGE_LEN {
                 continue;
             }
-            let rtt = c.started.elapsed().as_nanos() as u64;
-            self.hist.saturating_record(rtt.max(1));
+            let started = c.started;
+            let send_next = match &mut self.open {
+                Some((open, start)) => {
+                    // The open loop records the corrected and uncorrected latencies.
+                    open.on_echoed(i, start.elapsed().as_nanos() as u64).send_next
+                }
+                None => {
+                    let rtt = started.elapsed().as_nanos() as u64;
+                    self.hist.saturating_record(rtt.max(1));
+                    true
+                }
+            };
             self.messages += 1;
             let c = &mut self.conns[i];
             c.msg += 1;
@@ -476,6 +558,10 @@ impl Client {
             }
             c.sent = 0;
             c.recv = 0;
+            c.armed = send_next;
+            if !send_next {
+                return; // open loop: the next message waits for its slot
+            }
             c.started = Instant::now();
             self.write_more(i);
             if self.conns[i].state != State::Running {
@@ -512,6 +598,14 @@ pub fn run_client(
     let elapsed_ns = client.message_phase();
     let client_cpu_ns = Usage::now().cpu_ns.saturating_sub(cpu0.cpu_ns);
     let ok = client.conns.iter().filter(|c| c.state == State::Done).count() as u64;
+    let open_loop = client.open.take().map(|(open, _)| {
+        client.hist = open.corrected.clone();
+        OpenLoopReport {
+            offered_per_s: open.schedule().rate_per_s,
+            uncorrected_v2_base64: stats::encode_histogram(&open.uncorrected),
+            send_lag_v2_base64: stats::encode_histogram(&open.send_lag),
+        }
+    });
     Ok(EchoReport {
         connections: client.conns.len() as u64,
         ok_connections: ok,
@@ -522,6 +616,7 @@ pub fn run_client(
         elapsed_ns,
         client_cpu_ns,
         latency_v2_base64: stats::encode_histogram(&client.hist),
+        open_loop,
     })
 }
 

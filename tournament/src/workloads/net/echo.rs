@@ -11,6 +11,11 @@
 //! readiness callbacks, for trait-based servers), `write_stalls`, `server_errors`, and the
 //! server's syscalls per message by kind ([`super::syscalls`], where the kernel allows). The
 //! sample's `cpu_ns` is the server process's (loop thread included); the client's is separate.
+//! The timed scope starts once the server has accepted every connection the client made (a
+//! connect completes in the listen backlog before the accept), so accepting and registering
+//! connections is never timed or counted; closing them is (a connection closes when its last
+//! echo arrives, while the others still run: one EOF read, one unregister and one `close` per
+//! connection).
 
 use std::time::Duration;
 
@@ -43,11 +48,14 @@ pub const PHASE_TIMEOUT_S: u64 = 60;
 /// Bound on the server's connections closing after the client is done.
 const CLOSE_BOUND: Duration = Duration::from_secs(10);
 
+/// Bound on the server accepting the client's connections after its ramp-up.
+const ACCEPT_BOUND: Duration = Duration::from_secs(10);
+
 /// Connections opened per ramp-up batch (≤ the listen backlog).
 const RAMP_BATCH: u32 = 256;
 
 /// `c=<C>`: `tasks` = C × M messages, `batch` = M messages per connection.
-fn point(connections: u64, messages: u64) -> Param {
+pub fn point(connections: u64, messages: u64) -> Param {
     Param::new(format!("c={connections}"), connections * messages).with_batch(messages)
 }
 
@@ -100,8 +108,23 @@ pub fn drive(
     counter: Option<&SyscallCounter>,
     param: &Param,
 ) -> Result<SampleOutcome, SampleError> {
+    drive_with(server, counter, param, None).map(|(outcome, _)| outcome)
+}
+
+/// [`drive`], with the client open-loop at `rate` messages/s when given (`--rate`, the
+/// `echo-open` workload); also returns the client's report. The outcome's histogram is then
+/// the coordinated-omission corrected one and `messages_per_s` the achieved rate.
+///
+/// # Errors
+/// As [`drive`].
+pub fn drive_with(
+    server: Box<dyn NetServer>,
+    counter: Option<&SyscallCounter>,
+    param: &Param,
+    rate: Option<f64>,
+) -> Result<(SampleOutcome, EchoReport), SampleError> {
     let (c, m) = shape(param);
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "echo-client".into(),
         "--addr".into(),
         server.addr().to_string(),
@@ -114,12 +137,20 @@ pub fn drive(
         "--timeout-s".into(),
         PHASE_TIMEOUT_S.to_string(),
     ];
+    if let Some(rate) = rate {
+        args.extend(["--rate".to_string(), format!("{rate}")]);
+    }
     let mut child = ChildProcess::spawn("echo-client", &client_program()?, &args)?;
     let bound = Duration::from_secs(PHASE_TIMEOUT_S + 10);
     let ready = parse_line(&child.next_line(bound, "its ready line")?)?;
-    if !matches!(ready, ClientLine::Ready { .. }) {
+    let ClientLine::Ready { connected, .. } = ready else {
         return Err(SampleError(format!("echo-client: expected a ready line, got {ready:?}")));
-    }
+    };
+    // A connect completes in the kernel's backlog before the server accepts it: let the server
+    // accept every connection (accept, socket options, registration) before the clocks and
+    // syscall counters start, so the timed scope holds the message phase only, as the ramp-up
+    // is meant to be untimed. Bounded; a server that did not accept them all fails `check`.
+    wait_accepted(server.counters(), connected, ACCEPT_BOUND);
     let before = server.loop_stats();
     let sys_before = counter.and_then(|c| c.read().ok());
     let scope = TimedScope::start();
@@ -163,7 +194,7 @@ pub fn drive(
         }
         _ => None,
     };
-    Ok(SampleOutcome {
+    let outcome = SampleOutcome {
         tasks: messages,
         ops: Some(messages),
         measured,
@@ -172,7 +203,24 @@ pub fn drive(
         allocs: None,
         alloc_bytes: None,
         metrics,
-    })
+    };
+    Ok((outcome, report))
+}
+
+/// Waits until the server has accepted at least `connected` connections, at most `bound`;
+/// returns whether it did. Yields instead of parking, like [`super::server::wait_closed`]: the
+/// loop thread doing the accepting needs no wake-up from here.
+pub fn wait_accepted(counters: &super::ServerCounters, connected: u64, bound: Duration) -> bool {
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        if counters.accepted.load(std::sync::atomic::Ordering::Acquire) >= connected {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
 }
 
 fn metric(name: &'static str, unit: &'static str, value: f64) -> Metric {
@@ -241,6 +289,7 @@ mod tests {
             elapsed_ns: 1,
             client_cpu_ns: 1,
             latency_v2_base64: String::new(),
+            open_loop: None,
         };
         let e = check(&r, 3, 4, 3).unwrap_err();
         assert!(e.0.contains("1 of 3 connections failed (1 stuck)"), "{e}");

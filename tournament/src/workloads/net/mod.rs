@@ -3,6 +3,8 @@
 //! * [`echo`]: a TCP echo server written once against the trait's readiness API
 //!   ([`server::LoopServer`]), driven by `tournament echo-client` ([`client`]) in a separate
 //!   process with C concurrent loopback connections.
+//! * [`echo_open`]: the same server under an open-loop client at a fixed offered rate, latency
+//!   counted from each message's intended send time ([`open_loop`]).
 //! * [`http`]: a minimal HTTP/1.1 keep-alive responder on the same server, driven by `wrk`
 //!   ([`wrk`]), a load generator nobody here wrote.
 //!
@@ -24,8 +26,10 @@ use crate::harness::SampleError;
 
 pub mod client;
 pub mod echo;
+pub mod echo_open;
 pub mod http;
 pub mod native;
+pub mod open_loop;
 pub mod process;
 pub mod server;
 pub mod syscalls;

@@ -3,10 +3,22 @@
 //!
 //! * The listening socket is registered readable; its callback accepts until `EAGAIN` and
 //!   registers every new (non-blocking, `TCP_NODELAY`) connection.
-//! * A connection callback reads until `EAGAIN`, feeds the bytes to its [`Responder`] and writes
-//!   the reply. On EOF or an error it **unregisters itself from inside its own callback** and
+//! * A connection callback reads, feeds the bytes to its [`Responder`] and writes the reply; it
+//!   reads again only while a read filled its whole buffer (see "One read per readiness"). On
+//!   EOF or an error it **unregisters itself from inside its own callback** and
 //!   then closes the socket (unregister first, so the fd number cannot be reused while still
 //!   registered).
+//!
+//! ## One read per readiness
+//!
+//! The contract's readiness is level-triggered: the callback is called again on a later tick
+//! while data remains. A `read(2)` that returns less than the buffer has taken everything the
+//! socket held at that moment, so the callback returns instead of reading on until `EAGAIN`;
+//! bytes (or an EOF) that arrive later keep the fd readable and the loop calls back. This is
+//! what libuv does (`uv__read` stops at a short read) and what a level-triggered user writes;
+//! reading until `EAGAIN` cost the `echo` workload a second `recvfrom` per echoed message, the
+//! one that fails with `EAGAIN` (the server's `syscalls_read_per_message`: 2 → 1). A read that
+//! fills the buffer reads again in the same callback (more may be waiting).
 //!
 //! ## Partial writes without write readiness
 //!
@@ -59,7 +71,8 @@ enum Step {
 }
 
 impl Conn {
-    /// Reads until `EAGAIN`, answering as it goes.
+    /// Reads and answers; reads again only after a read that filled the buffer (see the
+    /// [module docs](self), "One read per readiness"), and until `EAGAIN` then.
     fn service(&mut self, counters: &ServerCounters) -> Step {
         let mut buf = [0_u8; READ_CHUNK];
         loop {
@@ -71,6 +84,9 @@ impl Conn {
                             counters.requests.fetch_add(requests, Ordering::Relaxed);
                         }
                         match self.flush() {
+                            // A short read emptied the socket: level-triggered readiness
+                            // calls back when more arrives.
+                            Ok(true) if n < buf.len() => return Step::Idle,
                             Ok(true) => {}
                             Ok(false) => return Step::Stalled,
                             Err(e) => return Step::Closed(Some(format!("write: {e}"))),
