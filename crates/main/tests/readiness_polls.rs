@@ -10,7 +10,7 @@
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use loop_api::{EventLoop, LoopConfig};
 use loop_main::MainLoop;
@@ -36,6 +36,21 @@ fn write_byte(fd: RawFd) {
     let b = [7_u8];
     // SAFETY: `b` is one valid byte; `fd` is an open pipe write end.
     assert_eq!(unsafe { libc::write(fd, b.as_ptr().cast(), 1) }, 1);
+}
+
+/// The loop's stats once its `io_callbacks` counter reaches `want`: the counter is bumped after
+/// the callback returns, so the byte the callback wrote can reach this thread first. Panics
+/// after 10 s (a lost callback), never sleeps.
+fn stats_after_callbacks(lp: &MainLoop, want: u64) -> loop_api::LoopStats {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = lp.stats();
+        if s.io_callbacks >= want {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "io_callbacks stuck at {} (want {want})", s.io_callbacks);
+        std::thread::yield_now();
+    }
 }
 
 fn read_byte(fd: RawFd) -> isize {
@@ -64,12 +79,12 @@ fn one_poll_per_readiness_round() {
     // One warm-up round, so the loop sits in its epoll sleep before counting starts.
     write_byte(a_write);
     assert_eq!(read_byte(b_read), 1);
-    let before = lp.stats();
+    let before = stats_after_callbacks(&lp, 1);
     for _ in 0..ROUNDS {
         write_byte(a_write);
         assert_eq!(read_byte(b_read), 1, "the blocking read returns the echoed byte");
     }
-    let after = lp.stats();
+    let after = stats_after_callbacks(&lp, before.io_callbacks + ROUNDS);
     let callbacks = after.io_callbacks - before.io_callbacks;
     let polls = after.polls - before.polls;
     assert_eq!(callbacks, ROUNDS, "one callback per byte");
