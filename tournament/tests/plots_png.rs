@@ -5,7 +5,7 @@
 //! fonts resvg simply draws no text.
 //!
 //! Dev tool: `PLOTS_PNG_DIR=/tmp/plots cargo test -p tournament --test plots_png -- --nocapture`
-//! regenerates the reports of the committed run `results/20261121T063636Z-96864c3` in a
+//! regenerates the reports of the committed run `results/calibration/aa-1` in a
 //! temporary folder and writes every plot there as a PNG into `$PLOTS_PNG_DIR`, to be looked at.
 
 use std::collections::BTreeMap;
@@ -235,7 +235,7 @@ fn write_pngs_of_the_committed_run_when_asked() {
         return;
     };
     let out = Path::new(&out);
-    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/20261121T063636Z-96864c3");
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/calibration/aa-1");
     let tmp = tempfile::tempdir().unwrap();
     for f in ["raw.jsonl", "env.json"] {
         std::fs::copy(run.join(f), tmp.path().join(f)).unwrap();
