@@ -277,6 +277,10 @@ pub enum RunError {
     Terminated,
     /// The OS poller failed fatally.
     Io(io::Error),
+    /// `run` was called inside a task of another loop running on this thread, and this
+    /// contender cannot nest (tokio's `block_on`, for one, cannot). The loop is left as it was:
+    /// not run, still accepting; it may be run later from another thread, or closed.
+    Nested,
 }
 
 impl fmt::Display for RunError {
@@ -285,6 +289,9 @@ impl fmt::Display for RunError {
             RunError::AlreadyRunning => f.write_str("loop is already running"),
             RunError::Terminated => f.write_str(TERMINATED_MESSAGE),
             RunError::Io(e) => write!(f, "poller failed: {e}"),
+            RunError::Nested => {
+                f.write_str("this loop cannot run inside a task of another loop on the same thread")
+            }
         }
     }
 }
