@@ -792,7 +792,9 @@ pub fn check_panic_payload_drop<L: EventLoop>(ctx: &CheckContext) -> Result<Repo
 /// the caller may close the fd). The callback blocks until released; the unregistering thread
 /// is started and given up to 200 ms to return (it must not); the callback is then released,
 /// and the check requires that `unregister` returned only after the callback had finished, and
-/// that no call started after it returned.
+/// that no call started after it returned. Then, on the loop thread: a callback that
+/// unregisters its own fd gets `Ok(())` at once (the call must not wait for the invocation it is
+/// made from) and is never called again.
 pub fn check_unregister_foreign_running<L: EventLoop>(
     ctx: &CheckContext,
 ) -> Result<Report, Violation> {
@@ -858,8 +860,46 @@ pub fn check_unregister_foreign_running<L: EventLoop>(
                 calls_now - calls_at_return
             )));
         }
+
+        c.phase("unregister from inside the fd's own callback");
+        let own = Pipe::new().map_err(|e| c.setup(format!("pipe2: {e}")))?;
+        let own_calls = Arc::new(AtomicU64::new(0));
+        let (done_tx, done_rx) = mpsc::channel::<Result<(), String>>();
+        let (w, ofd, k) = (Arc::downgrade(&lp), own.read_fd, own_calls.clone());
+        lp.register_readable(ofd, move || {
+            k.fetch_add(1, Ordering::SeqCst);
+            drain_fd(ofd);
+            if let Some(l) = w.upgrade() {
+                let _ = done_tx.send(l.unregister(ofd).map_err(|e| e.to_string()));
+            }
+        })
+        .map_err(|r| c.fail(format!("register_readable rejected: {}", r.reason)))?;
+        own.write(1).map_err(|e| c.setup(format!("write to pipe: {e}")))?;
+        match done_rx.recv_timeout(c.ctx.wait_bound) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(c.fail(format!("unregister() from inside its own callback: {e}")));
+            }
+            Err(_) => {
+                return Err(c.timeout(
+                    "unregister() called from inside the fd's own callback never returned (a \
+                     call on the loop thread must not wait for the running invocation)",
+                ));
+            }
+        }
+        own.write(1).map_err(|e| c.setup(format!("write to pipe: {e}")))?;
+        c.ensure_asleep(&lp)?;
+        let own_now = own_calls.load(Ordering::SeqCst);
+        if own_now != 1 {
+            return Err(c.fail(format!(
+                "a callback that unregistered its own fd was called {own_now} times; once expected"
+            )));
+        }
         c.stop(&mut lt)?;
-        c.note("unregister() from another thread waited for the running callback to return");
+        c.note(
+            "unregister() from another thread waited for the running callback to return; from \
+             inside the callback it returned at once and the callback never ran again",
+        );
         Ok(())
     })
 }
