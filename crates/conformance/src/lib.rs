@@ -56,7 +56,8 @@ pub mod support;
 use loop_api::{EventLoop, LoopConfig};
 
 pub use outcome::{
-    CheckContext, DEFAULT_CHECK_BOUND, DEFAULT_WAIT_BOUND, Report, Scale, Violation, ViolationKind,
+    CheckContext, DEFAULT_CHECK_BOUND, DEFAULT_WAIT_BOUND, Report, SCALE_ENV, SLOWDOWN_ENV, Scale,
+    Violation, ViolationKind,
 };
 
 pub use checks::affinity::check_thread_affinity;
