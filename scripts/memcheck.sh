@@ -39,9 +39,11 @@ echo "memcheck: crates with unsafe code: ${pkgs[*]}"
 pkg_flags=()
 for p in "${pkgs[@]}"; do pkg_flags+=(-p "$p"); done
 # The test binaries (lib unit tests and integration tests), as cargo reports them.
+# Lines "<package>/<target> <executable>"; examples (built by `cargo test` too) are left out.
 mapfile -t exes < <(cargo test "${pkg_flags[@]}" --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"target":{[^}]*"name":"\([^"]*\)".*"executable":"\([^"]*\)".*/\1 \2/p' \
-  | grep -v '^loom_' | sort -u)
+  | grep -v '"kind":\["example"\]' \
+  | sed -n 's/.*"package_id":"[^"]*#\([^@"]*\)@[^"]*".*"target":{[^}]*"name":"\([^"]*\)".*"executable":"\([^"]*\)".*/\1\/\2 \3/p' \
+  | grep -v '/loom_' | sort -u)
 if [ "${#exes[@]}" -eq 0 ]; then
   echo "memcheck: no test binaries found (did the build fail?)" >&2
   exit 1
@@ -59,8 +61,7 @@ rows=()
 for line in "${exes[@]}"; do
   name=${line%% *}
   exe=${line#* }
-  base=$(basename "$exe")
-  stem=${base%-*}
+  stem=${name//\//.}
   log="$out/logs/$stem.log"
   echo "memcheck: $stem ($exe)"
   start=$(date +%s)
