@@ -82,7 +82,7 @@ loom: ## Model-check every loop's sleep/wake handshake with loom (crates/*/tests
 miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nightly miri component).
 	scripts/miri.sh
 
-memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (~15 min)
+memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
 	scripts/memcheck.sh
 
 fmt: ## Format the workspace.
