@@ -2,7 +2,9 @@
 //! callers, a loop run inside a task of another loop, extreme configurations, closures whose
 //! destructors panic or call back into the loop, panic payloads whose own `Drop` panics, and
 //! `unregister` from a foreign thread while the callback runs. Each check holds a contender to
-//! a sentence of the `loop-api` docs ("Hostile use" on `EventLoop`).
+//! a sentence of the `loop-api` docs: "Panics in destructors" and "Nesting" on `EventLoop`,
+//! `EventLoop::close`, `EventLoop::unregister` and `LoopConfig`; each of those sentences names
+//! its check.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
