@@ -303,6 +303,25 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Resume
             differs.join(", ")
         );
     }
+    // The records are read (and a corrupt file refused) before anything is written: a resume
+    // that fails leaves the folder exactly as it found it.
+    let raw_path = dir.join(raw::RAW_JSONL);
+    let done = if raw_path.exists() {
+        let lines = raw::read_raw_lines(&raw_path)?;
+        if let Some((n, s)) = lines.iter().find(|(_, s)| s.run_id != prov.run_id) {
+            bail!(
+                "{}:{n}: record of run {:?} in run {:?}",
+                raw_path.display(),
+                s.run_id,
+                prov.run_id
+            );
+        }
+        let records: Vec<_> = lines.into_iter().map(|(_, s)| s).collect();
+        ResumeIndex::new(&records)
+    } else {
+        File::create(&raw_path).with_context(|| format!("creating {}", raw_path.display()))?;
+        ResumeIndex::default()
+    };
     let mut prov = prov;
     if extends {
         eprintln!(
@@ -314,17 +333,6 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Resume
         prov.run.samples = want.samples;
         prov.write_json(&dir)?;
     }
-    let raw_path = dir.join(raw::RAW_JSONL);
-    let done = if raw_path.exists() {
-        let records = raw::read_raw(&raw_path)?;
-        if let Some(s) = records.iter().find(|s| s.run_id != prov.run_id) {
-            bail!("{}: record of run {:?} in run {:?}", raw_path.display(), s.run_id, prov.run_id);
-        }
-        ResumeIndex::new(&records)
-    } else {
-        File::create(&raw_path).with_context(|| format!("creating {}", raw_path.display()))?;
-        ResumeIndex::default()
-    };
     eprintln!(
         "resuming {}: {} samples and {} gap records already recorded",
         dir.display(),

@@ -55,6 +55,10 @@ pub const DEFAULT_SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(20);
 ///
 /// Every field has a documented default ([`LoopConfig::default`]). A contender honours the knobs
 /// its [`Capabilities`] say it honours and ignores the others; the tournament reports which.
+/// **Any** value of every field is valid and keeps the loop live: with `batch_budget = 0` or
+/// `usize::MAX`, and with `spin_before_sleep = Duration::MAX`, tasks, microtasks, timers and
+/// readiness callbacks are still served and `shutdown` still drains (a spin must keep looking at
+/// timers and fds, not only at the task queues; conformance check `extreme_config`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoopConfig {
     /// Maximum number of *external* tasks run per tick, in tasks. Default
@@ -277,6 +281,10 @@ pub enum RunError {
     Terminated,
     /// The OS poller failed fatally.
     Io(io::Error),
+    /// `run` was called inside a task of another loop running on this thread, and this
+    /// contender cannot nest (tokio's `block_on`, for one, cannot). The loop is left as it was:
+    /// not run, still accepting; it may be run later from another thread, or closed.
+    Nested,
 }
 
 impl fmt::Display for RunError {
@@ -285,6 +293,9 @@ impl fmt::Display for RunError {
             RunError::AlreadyRunning => f.write_str("loop is already running"),
             RunError::Terminated => f.write_str(TERMINATED_MESSAGE),
             RunError::Io(e) => write!(f, "poller failed: {e}"),
+            RunError::Nested => {
+                f.write_str("this loop cannot run inside a task of another loop on the same thread")
+            }
         }
     }
 }
@@ -392,6 +403,41 @@ impl LoopStats {
 /// internal-before-external priority, execution only on the loop thread, panic isolation, no lost
 /// wake-up, reentrancy from inside tasks, conserving `shutdown`, dropping `close`, and timers that
 /// never fire early and fire in deadline order.
+///
+/// # Panics in destructors
+///
+/// A loop drops user closures unrun on several paths: [`EventLoop::close`] (queued tasks,
+/// microtasks, timers), the end of a drain (timers not yet due, readiness callbacks still
+/// registered when `run` returns), [`EventLoop::cancel_timer`], [`EventLoop::unregister`], and
+/// dropping the loop (whatever is still queued, also on a loop that never ran). On **every**
+/// such path a destructor that panics is caught: the panic does not escape into the caller
+/// (`close`, `cancel_timer`, `unregister`, `shutdown`, `run` and `drop` all return normally,
+/// `run` with `Ok(())` and `shutdown` with its usual result), and every other closure on that path
+/// is still dropped exactly once — one panicking destructor never leaks the closures queued
+/// behind it. `close` still returns the exact number it dropped. Whether such a caught panic
+/// adds to [`LoopStats::panics`] is unspecified (it is not a task panic). [`isolate`],
+/// [`drop_isolated`] and [`drop_all_isolated`] are the helpers for this. (Conformance check
+/// `destructor_panics`.)
+///
+/// A destructor may also call back into the loop (`stats`, `submit`, `submit_internal`,
+/// `schedule_microtask`): no such call hangs, and whatever it submits is either rejected (the
+/// closure handed back, and so dropped by the destructor's own scope) or accepted — and then run
+/// or dropped exactly once by the time `run` has returned. (Check `destructor_reentry`.)
+///
+/// A panic *payload* may itself panic when dropped (`std::panic::panic_any` of a value whose
+/// `Drop` panics). A task, microtask, timer or readiness callback that panics with one is isolated
+/// like any other panic: counted once in [`LoopStats::panics`], the loop goes on, and nothing
+/// escapes `run`. (Check `panic_payload_drop`.)
+///
+/// # Nesting
+///
+/// A task of one loop may create and run another loop to completion on the same thread. When the
+/// inner `run` returns, the outer loop is exactly as before: the calling thread is still its loop
+/// thread, so `shutdown` from that task only requests the stop (returns `Ok(())` at once) and the
+/// outer loop's own-thread submissions made while it drains are accepted and run. Every place
+/// that marks a thread as a loop thread restores what it found. A contender that cannot nest (the
+/// peer library forbids it) returns [`RunError::Nested`] from the inner `run` instead, without
+/// panicking, and leaves the inner loop unrun. (Check `nested_run`.)
 pub trait EventLoop: Send + Sync + Sized + 'static {
     /// What this contender supports; also returned by [`EventLoop::capabilities`].
     const CAPABILITIES: Capabilities;
@@ -404,11 +450,14 @@ pub trait EventLoop: Send + Sync + Sized + 'static {
     fn new(config: &LoopConfig) -> io::Result<Self>;
 
     /// Makes the calling thread the loop thread and runs tasks until the loop has fully stopped
-    /// (after [`EventLoop::shutdown`] drained it, or [`EventLoop::close`]).
+    /// (after [`EventLoop::shutdown`] drained it, or [`EventLoop::close`]). May be called from
+    /// inside a task of another loop (see "Nesting" above); when it returns, whatever loop the
+    /// thread was running before is its loop again.
     ///
     /// # Errors
     /// [`RunError::AlreadyRunning`] if another thread is in `run`; [`RunError::Terminated`] if the
-    /// loop already stopped; [`RunError::Io`] if the poller failed. Returns `Ok(())` after a
+    /// loop already stopped; [`RunError::Io`] if the poller failed; [`RunError::Nested`] if called
+    /// inside a task of another loop and this contender cannot nest. Returns `Ok(())` after a
     /// normal shutdown or close.
     fn run(&self) -> Result<(), RunError>;
 
@@ -484,6 +533,16 @@ pub trait EventLoop: Send + Sync + Sized + 'static {
     /// Stops readiness callbacks for `fd`. Once this returns, the old callback never runs again,
     /// even if the fd number is reused and registered anew.
     ///
+    /// From a thread other than the loop thread, while the fd's callback is running: `unregister`
+    /// returns only after that invocation has returned. So once it returns the callback is neither
+    /// running nor will run again, and the caller may close the fd and free whatever the callback
+    /// uses. (Check `unregister_foreign_running`; every contender, alt-two included, waits.)
+    /// From inside the callback itself (or any task on the loop thread) it does not wait — that
+    /// would be waiting for itself — and the running invocation finishes normally.
+    ///
+    /// The callback is dropped (on the calling thread or the loop thread, before `run` returns);
+    /// a panic of its destructor does not escape (see "Panics in destructors" above).
+    ///
     /// # Errors
     /// [`OpError::Unsupported`] without [`Capabilities::readiness`]; [`OpError::NotRegistered`].
     fn unregister(&self, fd: RawFd) -> Result<(), OpError> {
@@ -508,8 +567,23 @@ pub trait EventLoop: Send + Sync + Sized + 'static {
 
     /// Immediate stop: reject new work, drop (never run) every queued task, microtask and timer,
     /// and make `run` return. Returns how many were dropped (also added to
-    /// [`LoopStats::tasks_dropped`]). A task already executing finishes; none starts after `close`
-    /// returns. Callable from any thread and from inside a task; idempotent (later calls return 0).
+    /// [`LoopStats::tasks_dropped`]). Callable from any thread and from inside a task; idempotent.
+    ///
+    /// **What may still start.** A task already executing finishes. The loop thread may have
+    /// *taken* one task from its queue and not yet started it when `close` is called; that one
+    /// task may still start. Nothing else starts after any `close` call has returned: at most one
+    /// task starts after the return, however many tasks are queued.
+    ///
+    /// **Concurrent callers.** When several threads call `close` at once, *every* caller returns
+    /// only once no queued task can start any more (the promise above holds for each of them,
+    /// not only for the first). Exactly one caller returns the number dropped; every other call
+    /// (concurrent or later) returns 0, so the returns add up to the tasks that never started.
+    /// `run` then returns `Ok(())`. (Check `close_concurrent`.)
+    ///
+    /// **The dropped closures** are each dropped exactly once — on the closing thread, or on the
+    /// loop thread before `run` returns — each isolated: a destructor that panics neither escapes
+    /// `close` or `run` nor keeps the others from being dropped, and the count stays exact (see
+    /// "Panics in destructors" above; check `destructor_panics`).
     fn close(&self) -> u64;
 
     /// A snapshot of the loop's counters.
@@ -523,24 +597,37 @@ pub trait EventLoop: Send + Sync + Sized + 'static {
 
 /// Runs `f`, catching a panic so it cannot unwind into the caller; returns whether `f` panicked.
 ///
-/// The panic payload is dropped inside a second `catch_unwind`: a payload whose own `Drop`
-/// panics is leaked (`mem::forget`) rather than let escape. This is the one way every loop of the
-/// workspace (and the peers' adapters) runs user code it must survive: task bodies and, above
-/// all, *destructors* of user closures, which the contract's `close`, drain and drop paths run
-/// (see "Panics in destructors" on [`EventLoop`]).
+/// (A loop runs a task with it as `if isolate(task) { panics += 1 }`.)
+///
+/// The panic payload is dropped inside a second `catch_unwind`: if the payload's own `Drop`
+/// panics, the payload of *that* panic is dropped the same way, and so on; only after
+/// [`PAYLOAD_DROP_ATTEMPTS`] payloads in a row each panic when dropped is the last one leaked
+/// (`mem::forget`) rather than let escape. (An ordinary second payload — a `String` from
+/// `panic!` — drops cleanly, so nothing is leaked in practice; memcheck sees no loss.) This is the
+/// one way every loop of the workspace (and the peers' adapters) runs user code it must survive:
+/// task bodies and, above all, *destructors* of user closures, which the contract's `close`,
+/// drain and drop paths run (see "Panics in destructors" on [`EventLoop`]).
 pub fn isolate(f: impl FnOnce()) -> bool {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(()) => false,
         Err(payload) => {
-            if let Err(again) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
-            {
-                std::mem::forget(again);
+            let mut payload = payload;
+            for _ in 0..PAYLOAD_DROP_ATTEMPTS {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+                {
+                    Ok(()) => return true,
+                    Err(again) => payload = again,
+                }
             }
+            std::mem::forget(payload);
             true
         }
     }
 }
+
+/// How many panic payloads in a row [`isolate`] drops, each of whose `Drop` panicked, before it
+/// leaks the next one instead.
+pub const PAYLOAD_DROP_ATTEMPTS: usize = 8;
 
 /// Drops `value` with [`isolate`]: a panicking destructor is caught (its payload dropped
 /// isolated too); returns whether it panicked. The fields the destructor did not get to are
@@ -558,6 +645,40 @@ pub fn drop_all_isolated<T>(values: impl IntoIterator<Item = T>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic payload whose `Drop` panics with a payload `Bad(n - 1)`, down to `Bad(0)`.
+    struct Bad(usize, &'static std::sync::atomic::AtomicUsize);
+
+    impl Drop for Bad {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.0 > 0 {
+                std::panic::panic_any(Bad(self.0 - 1, self.1));
+            }
+        }
+    }
+
+    #[test]
+    fn isolate_drops_a_chain_of_panicking_payloads_and_bounds_an_endless_one() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        assert!(!isolate(|| ()));
+        assert!(isolate(|| std::panic::panic_any(Bad(3, &DROPS))));
+        assert_eq!(DROPS.load(Ordering::SeqCst), 4, "every payload of the chain dropped once");
+        static ENDLESS: AtomicUsize = AtomicUsize::new(0);
+        assert!(isolate(|| std::panic::panic_any(Bad(usize::MAX, &ENDLESS))));
+        assert_eq!(ENDLESS.load(Ordering::SeqCst), PAYLOAD_DROP_ATTEMPTS, "then one is leaked");
+    }
+
+    #[test]
+    fn drop_all_isolated_drops_the_rest_after_a_panicking_destructor() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        let values = vec![Bad(1, &DROPS), Bad(0, &DROPS), Bad(1, &DROPS), Bad(0, &DROPS)];
+        assert_eq!(drop_all_isolated(values), 2, "two destructors panicked");
+        // 4 values, plus the two Bad(0) payloads of the panics.
+        assert_eq!(DROPS.load(Ordering::SeqCst), 6);
+    }
 
     #[test]
     fn terminated_reason_displays_the_historical_text() {

@@ -58,13 +58,19 @@ pub mod support;
 use loop_api::{EventLoop, LoopConfig};
 
 pub use outcome::{
-    CheckContext, DEFAULT_CHECK_BOUND, DEFAULT_WAIT_BOUND, Report, Scale, Violation, ViolationKind,
+    CheckContext, DEFAULT_CHECK_BOUND, DEFAULT_WAIT_BOUND, Report, SCALE_ENV, SLOWDOWN_ENV, Scale,
+    Violation, ViolationKind,
 };
 
 pub use checks::affinity::check_thread_affinity;
 pub use checks::capabilities::check_capabilities_declared;
 pub use checks::exactly_once::{check_exactly_once_burst, check_exactly_once_multi_producer};
 pub use checks::fifo::check_fifo_per_producer;
+pub use checks::hostile::{
+    check_close_concurrent, check_destructor_panics, check_destructor_reentry,
+    check_extreme_config, check_nested_run, check_panic_payload_drop,
+    check_unregister_foreign_running,
+};
 pub use checks::internal::{
     check_internal_chain, check_internal_priority, check_mixed_external_internal,
 };
@@ -93,23 +99,29 @@ pub type CheckFn = fn(&CheckContext) -> Result<Report, Violation>;
 #[doc(hidden)]
 pub mod by_name {
     pub use crate::check_capabilities_declared as capabilities_declared;
+    pub use crate::check_close_concurrent as close_concurrent;
     pub use crate::check_close_drops_pending as close_drops_pending;
     pub use crate::check_concurrent_shutdown as concurrent_shutdown;
     pub use crate::check_concurrent_shutdown_repeated as concurrent_shutdown_repeated;
     pub use crate::check_concurrent_shutdown_with_submits as concurrent_shutdown_with_submits;
+    pub use crate::check_destructor_panics as destructor_panics;
+    pub use crate::check_destructor_reentry as destructor_reentry;
     pub use crate::check_drop_without_shutdown as drop_without_shutdown;
     pub use crate::check_exactly_once_burst as exactly_once_burst;
     pub use crate::check_exactly_once_multi_producer as exactly_once_multi_producer;
+    pub use crate::check_extreme_config as extreme_config;
     pub use crate::check_fifo_per_producer as fifo_per_producer;
     pub use crate::check_internal_chain as internal_chain;
     pub use crate::check_internal_priority as internal_priority;
     pub use crate::check_microtask_foreign_wake as microtask_foreign_wake;
     pub use crate::check_microtask_order as microtask_order;
     pub use crate::check_mixed_external_internal as mixed_external_internal;
+    pub use crate::check_nested_run as nested_run;
     pub use crate::check_no_double_dispatch as no_double_dispatch;
     pub use crate::check_no_lost_wakeup as no_lost_wakeup;
     pub use crate::check_panic_isolation as panic_isolation;
     pub use crate::check_panic_isolation_multiple as panic_isolation_multiple;
+    pub use crate::check_panic_payload_drop as panic_payload_drop;
     pub use crate::check_readiness as readiness;
     pub use crate::check_reentrancy as reentrancy;
     pub use crate::check_retention as retention;
@@ -123,6 +135,7 @@ pub mod by_name {
     pub use crate::check_timer_before_run as timer_before_run;
     pub use crate::check_timer_cancel as timer_cancel;
     pub use crate::check_timer_ordering as timer_ordering;
+    pub use crate::check_unregister_foreign_running as unregister_foreign_running;
 }
 
 /// Every check for `L`, by stable name, in a sensible running order (cheap lifecycle checks
@@ -153,6 +166,13 @@ pub fn all_checks<L: EventLoop>() -> Vec<(&'static str, CheckFn)> {
         ("panic_isolation", check_panic_isolation::<L>),
         ("panic_isolation_multiple", check_panic_isolation_multiple::<L>),
         ("reentrancy", check_reentrancy::<L>),
+        ("nested_run", check_nested_run::<L>),
+        ("extreme_config", check_extreme_config::<L>),
+        ("destructor_panics", check_destructor_panics::<L>),
+        ("destructor_reentry", check_destructor_reentry::<L>),
+        ("panic_payload_drop", check_panic_payload_drop::<L>),
+        ("unregister_foreign_running", check_unregister_foreign_running::<L>),
+        ("close_concurrent", check_close_concurrent::<L>),
         ("retention", check_retention::<L>),
         ("stats_accounting", check_stats_accounting::<L>),
         ("no_lost_wakeup", check_no_lost_wakeup::<L>),
@@ -191,6 +211,13 @@ pub const GATE_CHECKS: &[&str] = &[
     "panic_isolation",
     "panic_isolation_multiple",
     "reentrancy",
+    "nested_run",
+    "extreme_config",
+    "destructor_panics",
+    "destructor_reentry",
+    "panic_payload_drop",
+    "unregister_foreign_running",
+    "close_concurrent",
     "retention",
     "stats_accounting",
     "no_lost_wakeup",

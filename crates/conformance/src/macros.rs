@@ -72,6 +72,13 @@ macro_rules! conformance_tests {
             panic_isolation,
             panic_isolation_multiple,
             reentrancy,
+            nested_run,
+            extreme_config,
+            destructor_panics,
+            destructor_reentry,
+            panic_payload_drop,
+            unregister_foreign_running,
+            close_concurrent,
             retention,
             stats_accounting,
             no_lost_wakeup,
@@ -104,9 +111,10 @@ pub fn default_config() -> loop_api::LoopConfig {
 }
 
 /// Runs one check as a test: prints the report (or the skip reason), panics with the violation.
+/// The context is [`CheckContext::from_env`] (quick scale and longer bounds under memcheck).
 #[doc(hidden)]
 pub fn run_as_test(contender: &str, config: loop_api::LoopConfig, check: &str, f: CheckFn) {
-    let ctx = CheckContext::new(contender, config);
+    let ctx = CheckContext::new(contender, config).from_env();
     match f(&ctx) {
         Ok(report) if report.is_skipped() => {
             println!("{report}");

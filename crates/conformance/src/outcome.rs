@@ -81,7 +81,36 @@ impl CheckContext {
     pub fn is_quick(&self) -> bool {
         self.scale == Scale::Quick
     }
+
+    /// The same context adjusted for a slowed-down process (valgrind's memcheck runs code 20 to
+    /// 50 times slower), from the environment:
+    ///
+    /// * [`SCALE_ENV`] = `quick`: [`Scale::Quick`] (the properties are the same, the N smaller);
+    /// * [`SLOWDOWN_ENV`] = a factor ≥ 1: both bounds multiplied by it, so a wait that is only
+    ///   slow is not reported as a hang.
+    ///
+    /// Unset (or unparsable), nothing changes. [`conformance_tests!`](crate::conformance_tests)
+    /// applies it to every test it expands into (`make memcheck` sets both).
+    #[must_use]
+    pub fn from_env(mut self) -> Self {
+        if std::env::var(SCALE_ENV).is_ok_and(|v| v == "quick") {
+            self = self.quick();
+        }
+        if let Some(k) = std::env::var(SLOWDOWN_ENV).ok().and_then(|v| v.parse::<u32>().ok()) {
+            let k = k.max(1);
+            self.wait_bound = self.wait_bound.saturating_mul(k);
+            self.check_bound = self.check_bound.saturating_mul(k);
+        }
+        self
+    }
 }
+
+/// Environment variable read by [`CheckContext::from_env`]: `quick` runs the checks at
+/// [`Scale::Quick`].
+pub const SCALE_ENV: &str = "LOOP_CONFORMANCE_SCALE";
+
+/// Environment variable read by [`CheckContext::from_env`]: a factor for every wait bound.
+pub const SLOWDOWN_ENV: &str = "LOOP_CONFORMANCE_SLOWDOWN";
 
 /// What a passing (or skipped) check observed.
 ///

@@ -2,7 +2,6 @@
 //! external tasks, microtask checkpoints), then a bounded spin, then the sleep handshake.
 
 use std::mem;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -91,13 +90,11 @@ impl MainLoop {
     }
 
     /// Runs `f`, catching a panic so that it cannot stop the loop; counts caught panics.
+    /// (`loop_api::isolate`: the payload is dropped inside a catch too — a payload whose own
+    /// destructor panics neither unwinds out of `run` nor, in practice, leaks.)
     pub(crate) fn isolate(&self, f: impl FnOnce()) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        if loop_api::isolate(f) {
             self.counters.panics.add(1);
-            // A payload whose own destructor panics would unwind out of `run`; leak it instead.
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                mem::forget(again);
-            }
         }
     }
 

@@ -47,10 +47,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_executor::Executor;
-use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError,
+    drop_isolated,
+};
 use parking_lot::Mutex;
 
-use super::peer_gate::{CLOSED, Gate, LoopCounters, Outcome};
+use super::peer_gate::{CLOSED, Contained, Gate, LoopCounters, Outcome};
 
 /// Tasks async-executor's `run` polls before it yields to the outer future.
 const EXECUTOR_BATCH: u64 = 200;
@@ -84,7 +87,7 @@ impl Shared {
     /// The body of every task future (loop thread, or a closing thread sweeping the executor).
     fn run_task(&self, f: impl FnOnce()) {
         if !self.gate.claim() {
-            drop(f); // closed: close() already counted it
+            drop_isolated(f); // closed: close() already counted it
             return;
         }
         self.gate.run_task(f);
@@ -134,7 +137,7 @@ fn run_current(f: impl FnOnce()) {
     if current.is_null() {
         // Polled outside a run or sweep: cannot happen (the executor is ticked only there);
         // dropping is the conserving choice.
-        drop(f);
+        drop_isolated(f);
         return;
     }
     // SAFETY: `CURRENT` is non-null only while a `CurrentSlot` made from a live `&Shared` exists
@@ -208,7 +211,10 @@ impl EventLoop for AsyncExecutorPeer {
         if !self.shared.gate.try_accept() {
             return Err(Rejected::terminated(f));
         }
-        let task = async move { run_current(f) };
+        // `Contained`: if the executor is destroyed with this future unrun (a late producer's
+        // task after the close sweep), the closure's destructor runs isolated.
+        let f = Contained::new(f);
+        let task = async move { run_current(f.take()) };
         self.shared.executor.spawn(task).detach();
         Ok(())
     }

@@ -35,18 +35,23 @@
 //!
 //! The shared lifecycle gate (`peer_gate.rs`) in front of the channel, as `std-mpsc`: one
 //! compare-and-swap per submission, a claim per task, a `Msg::Wake` to wake the loop on
-//! shutdown and close. Tasks dropped by `close` are destroyed when `run` drops the calloop loop
-//! and its channel (before `run` returns), at once if the loop never ran, or on a late
-//! producer's thread.
+//! shutdown and close. Tasks dropped by `close` are destroyed at the end of `run` (before it
+//! returns), at once if the loop never ran, or on a late producer's thread: `run` keeps the
+//! channel's `Dispatcher`, takes the remaining messages out one by one (`try_recv`) and drops
+//! each isolated, so a panicking destructor neither escapes nor leaks the closures behind it.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calloop::Dispatcher;
 use calloop::channel::{Channel, Event, Sender};
-use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError,
+    drop_isolated,
+};
 
-use super::peer_gate::{CLOSED, Gate, Outcome};
+use super::peer_gate::{CLOSED, Gate, Outcome, drain_isolated};
 
 /// A boxed task, as a calloop user would send it.
 type Task = Box<dyn FnOnce() + Send + 'static>;
@@ -93,18 +98,19 @@ impl EventLoop for CalloopPeer {
     fn run(&self) -> Result<(), RunError> {
         let (guard, channel) = self.gate.begin_run()?;
         let gate = &self.gate;
+        // Inserted through a `Dispatcher` (rather than `insert_source`) so that `run` keeps a
+        // handle on the channel and can empty it itself at the end (see below).
+        let dispatcher = Dispatcher::new(channel, move |event, _, _: &mut ()| {
+            if let Event::Msg(Msg::Task(task)) = event {
+                if gate.claim() {
+                    gate.run_task(task);
+                } else {
+                    drop_isolated(task); // closed: close() already counted it
+                }
+            }
+        });
         let built = calloop::EventLoop::<()>::try_new().and_then(|ev| {
-            ev.handle()
-                .insert_source(channel, move |event, _, _: &mut ()| {
-                    if let Event::Msg(Msg::Task(task)) = event {
-                        if gate.claim() {
-                            gate.run_task(task);
-                        } else {
-                            drop(task); // closed: close() already counted it
-                        }
-                    }
-                })
-                .map_err(|e| e.error)?;
+            ev.handle().register_dispatcher(dispatcher.clone())?;
             Ok(ev)
         });
         let mut ev = match built {
@@ -135,8 +141,16 @@ impl EventLoop for CalloopPeer {
                 break Outcome::Closed;
             }
         };
-        // Destroys the channel and the closures still in it, still as the loop thread.
-        drop(ev);
+        // Destroys the closures still in the channel (dropped by close), still as the loop
+        // thread: one by one, each isolated, so a destructor that panics neither escapes `run`
+        // nor leaks the closures behind it (the channel's own destructor would). Not inside
+        // `dispatch`, so the dispatcher's source is not borrowed elsewhere.
+        drain_isolated(|| {
+            let msg = dispatcher.as_source_ref().try_recv();
+            msg.ok()
+        });
+        drop_isolated(ev);
+        drop_isolated(dispatcher);
         guard.finish(outcome);
         match failure {
             Some(e) => Err(RunError::Io(io::Error::other(e))),
@@ -151,8 +165,11 @@ impl EventLoop for CalloopPeer {
         if !self.gate.try_accept() {
             return Err(Rejected::terminated(f));
         }
-        // An error means the channel is gone after a close that already counted this task.
-        let _ = self.tx.send(Msg::Task(Box::new(f)));
+        // An error means the channel is gone after a close that already counted this task; the
+        // closure is destroyed here, isolated.
+        if let Err(std::sync::mpsc::SendError(msg)) = self.tx.send(Msg::Task(Box::new(f))) {
+            drop_isolated(msg);
+        }
         Ok(())
     }
 
@@ -172,7 +189,9 @@ impl EventLoop for CalloopPeer {
         let Some(dropped) = self.gate.close_flags() else { return 0 };
         self.wake();
         if let Some(channel) = self.gate.take_if_idle() {
-            drop(channel);
+            // Never ran: destroy the queued closures now, each isolated (as at the end of `run`).
+            drain_isolated(|| channel.try_recv().ok());
+            drop_isolated(channel);
         }
         dropped
     }

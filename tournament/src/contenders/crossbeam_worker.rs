@@ -28,17 +28,21 @@
 //! The shared lifecycle gate (`peer_gate.rs`) in front of the channel, exactly as `std-mpsc`:
 //! one compare-and-swap per submission, a claim per task, `Msg::Wake` control messages to wake a
 //! receiver blocked in `recv` on shutdown and close. The closures of tasks dropped by `close`
-//! are destroyed when `run` drops the receiver, at once if the loop never ran, or on a late
-//! producer's thread if it sends after the receiver is gone.
+//! are destroyed at the end of `run`, at once if the loop never ran, or on a late producer's
+//! thread if it sends after the receiver is gone; taken out of the channel one by one and each
+//! dropped isolated, so a panicking destructor neither escapes nor leaks the rest.
 
 use crossbeam_channel::{Receiver, RecvError, Sender, TryRecvError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError,
+    drop_isolated,
+};
 
-use super::peer_gate::{CLOSED, Gate, Outcome};
+use super::peer_gate::{CLOSED, Gate, Outcome, drain_isolated};
 
 /// A boxed task, as a channel worker would carry it.
 type Task = Box<dyn FnOnce() + Send + 'static>;
@@ -124,8 +128,9 @@ impl EventLoop for CrossbeamWorker {
                     if self.gate.claim() {
                         self.gate.run_task(task);
                     } else {
-                        // Closed: close() already counted it.
-                        drop(task);
+                        // Closed: close() already counted it. Dropped isolated (its destructor
+                        // may panic).
+                        drop_isolated(task);
                     }
                 }
                 Msg::Wake => {}
@@ -133,7 +138,10 @@ impl EventLoop for CrossbeamWorker {
         };
         // Destroys the closures still queued (dropped by close) before `run` returns, still
         // marked as the loop thread so a destructor calling back into the loop cannot deadlock.
-        drop(rx);
+        // One by one, each isolated: the channel's own destructor would stop at the first
+        // destructor that panics, leaking the rest, and let the panic escape `run`.
+        drain_isolated(|| rx.try_recv().ok());
+        drop_isolated(rx);
         guard.finish(outcome);
         Ok(())
     }
@@ -146,8 +154,10 @@ impl EventLoop for CrossbeamWorker {
             return Err(Rejected::terminated(f));
         }
         // An error means the receiver was dropped after a close that already counted this task;
-        // the message (and the closure) is destroyed here.
-        let _ = self.tx.send(Msg::Task(Box::new(f)));
+        // the message (and the closure) is destroyed here, isolated.
+        if let Err(crossbeam_channel::SendError(msg)) = self.tx.send(Msg::Task(Box::new(f))) {
+            drop_isolated(msg);
+        }
         Ok(())
     }
 
@@ -167,8 +177,9 @@ impl EventLoop for CrossbeamWorker {
         let Some(dropped) = self.gate.close_flags() else { return 0 };
         self.wake();
         if let Some(rx) = self.gate.take_if_idle() {
-            // Never ran: destroy the queued closures now.
-            drop(rx);
+            // Never ran: destroy the queued closures now, each isolated (as at the end of `run`).
+            drain_isolated(|| rx.try_recv().ok());
+            drop_isolated(rx);
         }
         dropped
     }

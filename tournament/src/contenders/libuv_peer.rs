@@ -34,7 +34,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError,
+    drop_all_isolated, drop_isolated,
+};
 use parking_lot::Mutex;
 
 use super::libuv_sys::{self as sys, Uv, UvMem};
@@ -78,15 +81,9 @@ impl LibuvPeer {
         let batch = std::mem::take(&mut *self.queue.lock());
         for task in batch {
             if self.gate.claim() {
-                // `run_task` isolates and counts the task's panic. A payload whose own `Drop`
-                // panics would escape it (and must not unwind into libuv), so the payload is
-                // dropped here, isolated, and a plain one re-raised for `run_task` to count.
-                self.gate.run_task(move || {
-                    if let Err(payload) = catch_unwind(AssertUnwindSafe(task)) {
-                        drop_isolated_any(payload);
-                        std::panic::resume_unwind(Box::new("task panicked"));
-                    }
-                });
+                // `run_task` isolates and counts the task's panic, and drops its payload
+                // isolated too (`loop_api::isolate`): nothing unwinds into libuv.
+                self.gate.run_task(task);
             } else {
                 // Closed: close() already counted it.
                 drop_isolated(task);
@@ -107,19 +104,6 @@ impl LibuvPeer {
         self.outcome.store(outcome, Ordering::Relaxed);
         // SAFETY: called on the loop thread, inside `uv_run` of this loop.
         unsafe { (self.uv.stop)(self.lp.ptr()) };
-    }
-}
-
-/// Drops a closure, isolating a panic of its destructor.
-fn drop_isolated(task: Task) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
-}
-
-/// Drops a panic payload, isolating a panic of its destructor (whose own payload is leaked: it
-/// could panic again).
-fn drop_isolated_any(payload: Box<dyn std::any::Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
     }
 }
 
@@ -204,7 +188,7 @@ impl EventLoop for LibuvPeer {
         };
         // Closures still queued were counted by close(); destroy them on the loop thread.
         let rest = std::mem::take(&mut *self.queue.lock());
-        rest.into_iter().for_each(drop_isolated);
+        drop_all_isolated(rest);
         guard.finish(outcome);
         Ok(())
     }
@@ -239,7 +223,7 @@ impl EventLoop for LibuvPeer {
         if self.gate.take_if_idle().is_some() {
             // Never ran: destroy the queued closures now.
             let rest = std::mem::take(&mut *self.queue.lock());
-            rest.into_iter().for_each(drop_isolated);
+            drop_all_isolated(rest);
         }
         dropped
     }
@@ -265,6 +249,6 @@ impl Drop for LibuvPeer {
         }
         // Closures a late producer queued after the loop stopped.
         let rest = std::mem::take(&mut *self.queue.lock());
-        rest.into_iter().for_each(drop_isolated);
+        drop_all_isolated(rest);
     }
 }

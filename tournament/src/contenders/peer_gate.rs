@@ -50,12 +50,11 @@
 //! that `submit` and `shutdown` can tell a call from inside a task.
 
 use std::cell::Cell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use loop_api::{LoopStats, RunError, ShutdownError};
+use loop_api::{LoopStats, RunError, ShutdownError, drop_isolated, isolate};
 use parking_lot::{Condvar, Mutex};
 
 /// Shutdown requested: foreign submissions are rejected.
@@ -168,6 +167,46 @@ pub(crate) struct RunGuard<'a, R> {
     finished: bool,
 }
 
+/// Drops every message `next` yields (a channel's `try_recv`, until it is empty), each with
+/// [`drop_isolated`], so a closure whose destructor panics neither escapes into the caller nor
+/// leaks the closures queued behind it (a channel's own destructor stops at the first panic).
+/// Returns how many messages were dropped. The peers call it wherever they discard a queue:
+/// at the end of `run`, in `close` of a loop that never ran, and so in `Drop`.
+pub(crate) fn drain_isolated<T>(mut next: impl FnMut() -> Option<T>) -> u64 {
+    let mut n = 0;
+    while let Some(msg) = next() {
+        drop_isolated(msg);
+        n += 1;
+    }
+    n
+}
+
+/// A user closure held inside a peer's own task (a tokio or async-executor future): when the
+/// peer's runtime destroys the task without running it, the closure is dropped with
+/// [`drop_isolated`], so its destructor's panic stays inside the adapter whatever the runtime
+/// does with a panicking drop.
+pub(crate) struct Contained<F>(Option<F>);
+
+impl<F> Contained<F> {
+    /// Holds `f`.
+    pub(crate) fn new(f: F) -> Self {
+        Self(Some(f))
+    }
+
+    /// Takes the closure out to run it (the wrapper then drops nothing).
+    pub(crate) fn take(mut self) -> F {
+        self.0.take().expect("a contained closure is taken once")
+    }
+}
+
+impl<F> Drop for Contained<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            drop_isolated(f);
+        }
+    }
+}
+
 fn bump(counter: &AtomicU64) {
     // Single writer (the loop thread), so a load + store is exact and avoids a locked RMW.
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
@@ -273,18 +312,20 @@ impl<R> Gate<R> {
         }
     }
 
-    /// Runs one claimed task on the loop thread, isolating a panic.
+    /// Runs one claimed task on the loop thread, isolating a panic with [`isolate`]: the panic
+    /// is counted, and its payload is dropped inside a second catch, so a payload whose own
+    /// `Drop` panics cannot escape `run` either.
     pub(crate) fn run_task(&self, f: impl FnOnce()) {
         self.counters.task_started();
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        if isolate(f) {
             bump(&self.counters.panics);
         }
     }
 
-    /// Runs one timer callback on the loop thread, isolating a panic.
+    /// Runs one timer callback on the loop thread, isolating a panic as [`Gate::run_task`].
     pub(crate) fn run_timer(&self, f: impl FnOnce()) {
         bump(&self.counters.timers_fired);
-        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        if isolate(f) {
             bump(&self.counters.panics);
         }
     }

@@ -41,18 +41,24 @@
 //! * `shutdown`: stops accepting from other threads (the loop thread may still submit while
 //!   draining), runs every accepted task, then stops.
 //! * `close`: returns the exact number of accepted-but-unstarted tasks (one atomic step in the
-//!   gate). Their closures are destroyed when `run` drops the receiver (before it returns), at
-//!   once if the loop never ran, or — for a producer that passed the gate just before close and
-//!   sends after the receiver is gone — on that producer's thread.
+//!   gate). Their closures are destroyed at the end of `run` (before it returns), at once if
+//!   the loop never ran, or — for a producer that passed the gate just before close and sends
+//!   after the receiver is gone — on that producer's thread. The loop takes them out of the
+//!   channel one by one (`try_recv`) and drops each isolated (`loop_api::drop_isolated`): a
+//!   destructor that panics neither escapes nor leaks the closures queued behind it, which the
+//!   channel's own destructor would.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
-use loop_api::{Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError};
+use loop_api::{
+    Capabilities, EventLoop, LoopConfig, LoopStats, Rejected, RunError, ShutdownError,
+    drop_isolated,
+};
 
-use super::peer_gate::{CLOSED, Gate, Outcome};
+use super::peer_gate::{CLOSED, Gate, Outcome, drain_isolated};
 
 /// A boxed task, as a channel worker would carry it.
 type Task = Box<dyn FnOnce() + Send + 'static>;
@@ -138,8 +144,9 @@ impl EventLoop for StdMpsc {
                     if self.gate.claim() {
                         self.gate.run_task(task);
                     } else {
-                        // Closed: close() already counted it.
-                        drop(task);
+                        // Closed: close() already counted it. Dropped isolated (its destructor
+                        // may panic).
+                        drop_isolated(task);
                     }
                 }
                 Msg::Wake => {}
@@ -147,7 +154,10 @@ impl EventLoop for StdMpsc {
         };
         // Destroys the closures still queued (dropped by close) before `run` returns, still
         // marked as the loop thread so a destructor calling back into the loop cannot deadlock.
-        drop(rx);
+        // One by one, each isolated: the channel's own destructor would stop at the first
+        // destructor that panics, leaking the rest, and let the panic escape `run`.
+        drain_isolated(|| rx.try_recv().ok());
+        drop_isolated(rx);
         guard.finish(outcome);
         Ok(())
     }
@@ -160,8 +170,10 @@ impl EventLoop for StdMpsc {
             return Err(Rejected::terminated(f));
         }
         // An error means the receiver was dropped after a close that already counted this task;
-        // the message (and the closure) is destroyed here.
-        let _ = self.tx.send(Msg::Task(Box::new(f)));
+        // the message (and the closure) is destroyed here, isolated.
+        if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Task(Box::new(f))) {
+            drop_isolated(msg);
+        }
         Ok(())
     }
 
@@ -181,8 +193,9 @@ impl EventLoop for StdMpsc {
         let Some(dropped) = self.gate.close_flags() else { return 0 };
         self.wake();
         if let Some(rx) = self.gate.take_if_idle() {
-            // Never ran: destroy the queued closures now.
-            drop(rx);
+            // Never ran: destroy the queued closures now, each isolated (as at the end of `run`).
+            drain_isolated(|| rx.try_recv().ok());
+            drop_isolated(rx);
         }
         dropped
     }

@@ -67,6 +67,14 @@
 //!   step, plus the pending timers, which are removed from the table. The closures are destroyed
 //!   when `run` drops the runtime (before `run` returns), or at once if the loop never ran.
 //! * `run` drops the runtime before it returns, so no closure outlives the run.
+//! * Destructors: every closure the adapter drops unrun (discarded or cancelled timers, tasks
+//!   whose claim fails after a close, futures tokio destroys unpolled) is dropped with
+//!   `loop_api::drop_isolated`, so a destructor that panics neither escapes `run`, `close`,
+//!   `cancel_timer` or `Drop` nor keeps the others from being dropped. A task's panic is
+//!   counted in `panics` and its payload dropped isolated too (`peer_gate.rs`).
+//! * Nesting: `run` called from inside a task of a tokio runtime (another `tokio-ct` loop, or a
+//!   loop running inside one) returns [`RunError::Nested`]: tokio's `block_on` cannot nest. The
+//!   loop is left unrun and untouched.
 
 use std::cell::RefCell;
 use std::io;
@@ -76,14 +84,14 @@ use std::time::{Duration, Instant};
 
 use loop_api::{
     Capabilities, EventLoop, LoopConfig, LoopStats, OpError, Rejected, RunError, ShutdownError,
-    TimerId,
+    TimerId, drop_all_isolated, drop_isolated,
 };
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::peer_gate::{CLOSED, Gate, LoopCounters, Outcome};
+use super::peer_gate::{CLOSED, Contained, Gate, LoopCounters, Outcome};
 
 /// Tasks tokio's current-thread scheduler runs before it polls its driver (its default, set
 /// explicitly so the tick accounting below matches it).
@@ -210,7 +218,7 @@ impl Shared {
     fn run_task(&self, f: impl FnOnce()) {
         if !self.gate.claim() {
             // Closed: close() already counted this task as dropped.
-            drop(f);
+            drop_isolated(f);
             return;
         }
         self.gate.run_task(f);
@@ -230,12 +238,14 @@ impl Shared {
         }
     }
 
-    /// Removes every pending timer and counts it as dropped; the closures are destroyed here.
+    /// Removes every pending timer and counts it as dropped; the closures are destroyed here,
+    /// outside the table lock, each isolated: a destructor that panics neither escapes (into
+    /// `run`, `close` or `Drop`) nor stops the others from being dropped.
     fn discard_timers(&self) -> u64 {
         let all = self.timers.lock().take_all();
         let n = all.len() as u64;
         self.gate.add_dropped(n);
-        drop(all);
+        drop_all_isolated(all);
         n
     }
 
@@ -273,19 +283,21 @@ fn with_running(f: impl FnOnce(&Shared)) {
     });
 }
 
-/// Sets [`RUNNING`] for the duration of a `run`.
-struct RunningSlot;
+/// Sets [`RUNNING`] for the duration of a `run`, and restores what it found when dropped.
+/// (`run` refuses to nest inside a tokio runtime, so what it finds is `None` in practice; it is
+/// restored all the same, as every loop-thread marker of the workspace is.)
+struct RunningSlot(Option<Arc<Shared>>);
 
 impl RunningSlot {
     fn enter(shared: &Arc<Shared>) -> Self {
-        RUNNING.with_borrow_mut(|r| *r = Some(Arc::clone(shared)));
-        RunningSlot
+        RunningSlot(RUNNING.with_borrow_mut(|r| r.replace(Arc::clone(shared))))
     }
 }
 
 impl Drop for RunningSlot {
     fn drop(&mut self) {
-        RUNNING.with_borrow_mut(|r| *r = None);
+        let previous = self.0.take();
+        RUNNING.with_borrow_mut(|r| *r = previous);
     }
 }
 
@@ -331,7 +343,14 @@ impl<D: TokioDriver> EventLoop for TokioCurrentThread<D> {
         Ok(Self { shared, handle, _driver: PhantomData })
     }
 
+    /// # Errors
+    /// As the trait says; also [`RunError::Nested`] when called from inside a task of a tokio
+    /// runtime (this or another loop's): tokio's `block_on` cannot nest (it would panic). The
+    /// loop is then left as it was, not run.
     fn run(&self) -> Result<(), RunError> {
+        if Handle::try_current().is_ok() {
+            return Err(RunError::Nested);
+        }
         let (guard, runtime) = self.shared.gate.begin_run()?;
         self.shared.gate.counters().new_tick();
         let slot = RunningSlot::enter(&self.shared);
@@ -360,7 +379,10 @@ impl<D: TokioDriver> EventLoop for TokioCurrentThread<D> {
         // the future at once: close() already counted the task. The future reaches the loop's
         // state through the loop thread's `RUNNING` slot rather than an `Arc` clone, which would
         // cost a contended reference-count round trip per task.
-        drop(self.handle.spawn(async move { with_running(|shared| shared.run_task(f)) }));
+        // The closure is `Contained`: if tokio destroys the future unrun (after a close), the
+        // closure's destructor runs isolated.
+        let f = Contained::new(f);
+        drop(self.handle.spawn(async move { with_running(|shared| shared.run_task(f.take())) }));
         Ok(())
     }
 
@@ -412,7 +434,7 @@ impl<D: TokioDriver> EventLoop for TokioCurrentThread<D> {
 
     /// `Ok(true)` if the timer was pending: it is removed under the table lock, so it can no
     /// longer fire, and its sleeping task is aborted. The callback is dropped on the calling
-    /// thread.
+    /// thread, isolated (a panicking destructor does not escape).
     fn cancel_timer(&self, id: TimerId) -> Result<bool, OpError> {
         let entry = self.shared.timers.lock().remove(id.0);
         match entry {
@@ -420,7 +442,7 @@ impl<D: TokioDriver> EventLoop for TokioCurrentThread<D> {
                 if let Some(sleeper) = &entry.sleeper {
                     sleeper.abort();
                 }
-                drop(entry);
+                drop_isolated(entry);
                 Ok(true)
             }
             None => Ok(false),

@@ -38,6 +38,6 @@ pub fn write(dir: &Path, comps: &[Comparison], flagship: &str, margin: f64) -> a
     let svg =
         super::plots::headline_chart(&format!("{flagship} ÷ each rival (paired, 95% CI)"), &bars, margin)?;
     let plots = dir.join(super::plots::PLOTS_DIR);
-    std::fs::create_dir_all(&plots)?;
+    super::own_dir(&plots)?;
     super::write_atomic(&plots, HEADLINE_PLOT, svg.as_bytes())
 }

@@ -83,10 +83,38 @@ pub struct Outcome {
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename, so a reader never sees
-/// a half-written report.
+/// a half-written report. Never writes through a symlink: a stale temporary (or a link planted
+/// in its place) is removed and the temporary created anew, and the rename replaces a link at
+/// `dir/name` itself, not the file it points to.
 pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    if fs::symlink_metadata(&tmp).is_ok() {
+        fs::remove_file(&tmp)
+            .with_context(|| format!("removing the stale temporary {}", tmp.display()))?;
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    drop(f);
     fs::rename(&tmp, &path).with_context(|| format!("renaming {} into place", tmp.display()))
+}
+
+/// Creates the report's own folder `dir` (e.g. `plots/`) if needed, refusing one that is a
+/// symlink: the report writes and prunes files there, and must not do so in a folder elsewhere.
+///
+/// # Errors
+/// `dir` is a symlink, or cannot be created.
+pub(crate) fn own_dir(dir: &Path) -> anyhow::Result<()> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        anyhow::bail!(
+            "{} is a symlink; refusing to write (and prune) report files through it",
+            dir.display()
+        );
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }

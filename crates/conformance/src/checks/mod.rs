@@ -10,6 +10,7 @@ pub mod affinity;
 pub mod capabilities;
 pub mod exactly_once;
 pub mod fifo;
+pub mod hostile;
 pub mod internal;
 pub mod lifecycle;
 pub mod microtask;

@@ -16,7 +16,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::{self, ThreadId};
@@ -24,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use loop_api::{
     Capabilities, Capability, EventLoop, LoopConfig, LoopStats, OpError, RejectReason, Rejected,
-    RunError, ShutdownError, TimerId,
+    RunError, ShutdownError, TimerId, drop_all_isolated, drop_isolated, isolate,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard, ReentrantMutex};
 
@@ -192,6 +191,15 @@ struct Reg {
 }
 type RegRef = Arc<ReentrantMutex<Reg>>;
 
+impl Drop for Reg {
+    /// Whichever thread drops the last reference (the loop after a poll, `unregister`, the end
+    /// of `run`) drops the callback isolated: its destructor's panic never escapes.
+    fn drop(&mut self) {
+        let cb = std::mem::replace(self.cb.get_mut(), Box::new(|| {}));
+        drop_isolated(cb);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     New,
@@ -355,7 +363,7 @@ impl<F: Flavor> RefLoop<F> {
     fn call(&self, f: impl FnOnce()) {
         if Self::is(Fault::NoPanicCatch) {
             f();
-        } else if catch_unwind(AssertUnwindSafe(f)).is_err() && !Self::is(Fault::PanicsNotCounted) {
+        } else if isolate(f) && !Self::is(Fault::PanicsNotCounted) {
             inc(&self.c.panics);
         }
     }
@@ -632,21 +640,26 @@ impl<F: Flavor> RefLoop<F> {
     }
 
     fn finish(&self) {
-        let leftovers = {
+        let (leftovers, regs) = {
             let mut s = self.state.lock();
             s.phase = Phase::Stopped;
             s.running = false;
             s.stopping = true;
             let items = Self::take_all(&mut s);
+            let mut regs: Vec<RegRef> = s.fds.drain().map(|(_, r)| r).collect();
+            regs.extend(s.zombies.drain(..).map(|(_, r)| r));
             if Self::is(Fault::ShutdownWakesOneCaller) {
                 self.done.notify_one();
             } else {
                 self.done.notify_all();
             }
-            items
+            (items, regs)
         };
         self.c.dropped.fetch_add(leftovers.len() as u64, Relaxed);
-        drop(leftovers);
+        // Outside the lock (destructors may call back into the loop, which now rejects), each
+        // isolated, before `run` returns: queued closures, then the readiness callbacks.
+        drop_all_isolated(leftovers);
+        drop_all_isolated(regs);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -787,7 +800,7 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
             }
             t
         };
-        drop(task);
+        drop_isolated(task);
         Ok(true)
     }
 
@@ -832,6 +845,8 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
             reg
         };
         reg.lock().alive.set(false);
+        // The callback is destroyed here if the loop holds no other reference (not running it).
+        drop_isolated(reg);
         Ok(())
     }
 
@@ -906,7 +921,7 @@ impl<F: Flavor> EventLoop for RefLoop<F> {
         } else if Self::is(Fault::CloseKeepsSlots) {
             self.lock().stale_slots.extend(items);
         } else {
-            drop(items);
+            drop_all_isolated(items);
         }
         n
     }
@@ -937,6 +952,13 @@ impl<F: Flavor> Drop for RefLoop<F> {
             let s = self.state.get_mut();
             std::mem::forget(std::mem::take(&mut s.external));
         }
+        // Whatever is still queued or registered (a loop dropped unstopped or never run): each
+        // closure dropped isolated, so one panicking destructor does not leak the rest.
+        let s = self.state.get_mut();
+        drop_all_isolated(Self::take_all(s));
+        drop_all_isolated(std::mem::take(&mut s.stale_slots));
+        drop_all_isolated(s.fds.drain().map(|(_, r)| r).collect::<Vec<_>>());
+        drop_all_isolated(std::mem::take(&mut s.zombies));
         // SAFETY: the eventfd was created in `new`, is owned by this loop and closed only here.
         unsafe { libc::close(self.eventfd) };
     }

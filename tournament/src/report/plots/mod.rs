@@ -140,7 +140,7 @@ pub fn render_plots(rows: &[SummaryRow]) -> anyhow::Result<Vec<(String, String)>
 pub fn write_plots(dir: &Path, rows: &[SummaryRow], _prov: &Provenance) -> anyhow::Result<()> {
     let plots = render_plots(rows)?;
     let pdir = dir.join(PLOTS_DIR);
-    fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+    super::own_dir(&pdir)?;
     for (name, svg) in &plots {
         super::write_atomic(&pdir, name, svg.as_bytes())?;
     }
@@ -166,7 +166,7 @@ pub fn write_headline_plot(dir: &Path, name: &str, svg: &str) -> anyhow::Result<
         "headline plot name {name:?} is not a plain .svg file name"
     );
     let pdir = dir.join(PLOTS_DIR);
-    fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+    super::own_dir(&pdir)?;
     super::write_atomic(&pdir, name, svg.as_bytes())
 }
 
