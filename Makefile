@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help deps test first-look bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri memcheck fmt clippy
+.PHONY: help deps test first-look bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri memcheck soak fmt clippy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nig
 
 memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
 	scripts/memcheck.sh
+
+soak: ## Conservation soak of our five loops side by side (SECONDS, default 600) → results/soak/SOAK.md; exit 1 on any lost, doubled or leaked closure
+	$(RUN) soak --seconds $(or $(SECONDS),600)
 
 fmt: ## Format the workspace.
 	$(CARGO) fmt --all

@@ -100,10 +100,34 @@ enum Command {
         /// The folder holding run folders.
         dir: PathBuf,
     },
+    /// Conservation soak (a correctness run, not a timing run): every selected loop is hammered
+    /// side by side for the duration, round after round (producers, reentrant submits, racing
+    /// shutdown and close), every closure accounted for by id. Writes OUT/SOAK.md. Exit 0 clean,
+    /// 1 a finding (lost, run twice, leaked, off-thread, a hang), 2 bad input.
+    Soak(SoakArgs),
     /// The `echo` workload's client (spawned by it; runnable by hand against any echo server):
     /// connect C connections, print a `ready` JSON line, wait for `go` on stdin, send M 64-byte
     /// messages per connection verifying every echoed byte, print a `result` JSON line.
     EchoClient(crate::workloads::net::client::ClientArgs),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    /// Comma-separated contender ids (default: main,baseline,alt-one,alt-two,alt-three).
+    #[arg(long, value_delimiter = ',')]
+    contenders: Option<Vec<String>>,
+    /// Wall time, seconds (each contender soaks this long, all at once).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    seconds: u64,
+    /// Producer threads per round and contender.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    producers: u64,
+    /// Tasks the producers submit per round (before follow-ups).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    tasks_per_round: u64,
+    /// Output folder for SOAK.md.
+    #[arg(long, default_value = "results/soak")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -239,6 +263,7 @@ where
             Ok(md) => emit(&md, out.as_deref()).unwrap_or_else(|e| fail(1, &e)),
             Err(e) => fail(1, &format!("{e:#}")),
         },
+        Command::Soak(args) => soak_cmd(args, registry, &command_line),
         Command::EchoClient(args) => ExitCode::from(crate::workloads::net::client::main(args)),
         Command::Index { dir } => match crate::index::write_index(&dir) {
             Ok(()) => {
@@ -351,6 +376,46 @@ fn verdict_diff_cmd(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
     }
     println!("\n{}", calibration::render_spread(&ra, &rb));
     ExitCode::SUCCESS
+}
+
+fn soak_cmd(args: SoakArgs, registry: Vec<&'static Contender>, command_line: &str) -> ExitCode {
+    let default: Vec<String> =
+        crate::soak::DEFAULT_CONTENDERS.iter().map(|s| (*s).to_string()).collect();
+    let wanted = args.contenders.unwrap_or(default);
+    let selected = match run::select("contender", Some(&wanted), registry, |c| c.id) {
+        Ok(s) => s,
+        Err(e) => return fail(2, &e),
+    };
+    let settings = loop_conformance::soak::SoakSettings {
+        duration: std::time::Duration::from_secs(args.seconds),
+        producers: args.producers as usize,
+        tasks_per_round: args.tasks_per_round as usize,
+        ..Default::default()
+    };
+    let ids: Vec<&str> = selected.iter().map(|c| c.id).collect();
+    eprintln!(
+        "soak: {} for {} s side by side, progress every {} s",
+        ids.join(", "),
+        args.seconds,
+        crate::soak::PROGRESS_EVERY.as_secs()
+    );
+    let outcomes = match crate::soak::soak_all(&selected, &settings) {
+        Ok(o) => o,
+        Err(e) => return fail(2, &e),
+    };
+    let md = crate::soak::render_markdown(&outcomes, &settings, command_line);
+    if let Err(e) = crate::soak::write_report(&args.out, &md) {
+        return fail(1, &e);
+    }
+    for o in &outcomes {
+        eprintln!("soak: {}: {}", o.id, o.totals);
+    }
+    eprintln!("soak: wrote {}", args.out.join("SOAK.md").display());
+    if outcomes.iter().all(|o| o.totals.clean()) {
+        ExitCode::SUCCESS
+    } else {
+        fail(1, "the soak found defects; see the findings in SOAK.md")
+    }
 }
 
 fn fail(code: u8, msg: &str) -> ExitCode {

@@ -520,7 +520,8 @@ fn cpuinfo_field(cpuinfo: &str, key: &str) -> Option<String> {
     })
 }
 
-fn cpu_model() -> String {
+/// The CPU model name (`/proc/cpuinfo`'s `model name`), or `unknown`.
+pub fn cpu_model() -> String {
     let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     ["model name", "Hardware", "Processor", "cpu model", "uarch"]
         .iter()

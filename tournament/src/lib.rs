@@ -32,6 +32,7 @@ pub mod raw;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod soak;
 pub mod stats;
 pub mod summarize;
 pub mod verdict;

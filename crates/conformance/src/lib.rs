@@ -53,6 +53,7 @@ compile_error!(
 pub mod checks;
 pub mod macros;
 mod outcome;
+pub mod soak;
 pub mod support;
 
 use loop_api::{EventLoop, LoopConfig};

@@ -510,6 +510,11 @@ impl ProbeSet {
         self.runs[id].load(Ordering::SeqCst)
     }
 
+    /// Probes made for `id` (0 when none was, 1 normally).
+    pub fn created_of(&self, id: usize) -> u32 {
+        self.created[id].load(Ordering::SeqCst)
+    }
+
     /// Drops of `id`.
     pub fn drops_of(&self, id: usize) -> u32 {
         self.drops[id].load(Ordering::SeqCst)

@@ -56,6 +56,7 @@ pub const ENTRY: Contender = Contender {
     native_server: None,
     only_workloads: Some(ONLY),
     missing: None,
+    soak: None,
 };
 
 /// Slots of the ring: a power of two, large enough that the producer rarely waits for the

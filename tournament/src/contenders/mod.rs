@@ -62,6 +62,9 @@ pub struct Contender {
     /// cell of it a declared gap with that reason (saying how to install what is missing) and
     /// skips its gate. `None` for contenders that need nothing outside the build.
     pub missing: Option<fn() -> Option<String>>,
+    /// The conservation soak instantiated for its type (`tournament soak`); `None` for a
+    /// reference that is not a loop (`floor`).
+    pub soak: Option<crate::soak::SoakFn>,
 }
 
 impl Contender {
@@ -139,6 +142,7 @@ pub const fn entry<L: EventLoop>(
         native_server: None,
         only_workloads: None,
         missing: None,
+        soak: Some(crate::soak::soak_loop::<L>),
     }
 }
 

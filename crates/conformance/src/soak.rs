@@ -1,0 +1,375 @@
+//! Soak: hours of the conservation contract in minutes of wall time.
+//!
+//! The conformance checks each exercise one property a few thousand times. A soak repeats the
+//! whole life of a loop — create, run, be hammered from several producer threads and from its
+//! own tasks, stop — round after round until a time budget is spent, and accounts for **every**
+//! closure by id with a [`ProbeSet`]:
+//!
+//! * every *accepted* closure (its `submit` returned `Ok`) runs exactly once, on the loop
+//!   thread, unless a `close` dropped it: per round, `ran + dropped by close == accepted`;
+//! * every *rejected* closure comes back to its submitter (it is dropped there, never run);
+//! * no id runs twice;
+//! * once the loop is gone, every closure ever made has been dropped exactly once (no leak, no
+//!   double drop).
+//!
+//! Rounds cycle through three endings, so the stop paths are raced, not only the happy path:
+//!
+//! 1. [`Ending::Drained`]: the producers finish, then `shutdown` (everything accepted runs);
+//! 2. [`Ending::ShutdownRace`]: `shutdown` once half the round was accepted, while the producers
+//!    keep submitting (the rest is rejected; everything accepted still runs);
+//! 3. [`Ending::CloseRace`]: `close` once half the round was accepted, while the producers keep
+//!    submitting (what was queued is dropped and counted by `close`'s return value).
+//!
+//! Every 16th task submits a follow-up task from the loop thread (reentrant `submit`), which
+//! may itself be accepted (also while a shutdown drains) or rejected (after close).
+//!
+//! Every wait is bounded ([`SoakSettings::wait_bound`]); a loop that hangs is a finding of the
+//! round, not a hung soak. No sleeps anywhere.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Weak};
+use std::time::{Duration, Instant};
+
+use loop_api::{EventLoop, LoopConfig, RunError};
+
+use crate::support::{Deadline, LoopThread, ProbeSet, spawn_bounded};
+
+/// One follow-up task is submitted from the loop thread by every `FOLLOW_UP_EVERY`-th task.
+pub const FOLLOW_UP_EVERY: usize = 16;
+
+/// How a round stops its loop (they cycle in this order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Producers finish, then a graceful `shutdown`.
+    Drained,
+    /// `shutdown` once half the round's tasks were accepted, producers still submitting.
+    ShutdownRace,
+    /// `close` once half the round's tasks were accepted, producers still submitting.
+    CloseRace,
+}
+
+impl Ending {
+    /// The ending of round `round` (0-based).
+    pub fn of_round(round: u64) -> Ending {
+        match round % 3 {
+            0 => Ending::Drained,
+            1 => Ending::ShutdownRace,
+            _ => Ending::CloseRace,
+        }
+    }
+}
+
+/// What a soak does.
+#[derive(Debug, Clone)]
+pub struct SoakSettings {
+    /// Wall time budget: no round starts after it has passed (the last round finishes).
+    pub duration: Duration,
+    /// Producer threads per round (≥ 1).
+    pub producers: usize,
+    /// Tasks the producers submit per round, all together (≥ 2), before follow-ups.
+    pub tasks_per_round: usize,
+    /// Bound of every wait inside a round (a shutdown, the loop thread's exit, a producer).
+    pub wait_bound: Duration,
+}
+
+impl Default for SoakSettings {
+    /// 60 s, 3 producers, 100,000 tasks per round, 30 s wait bound.
+    fn default() -> Self {
+        SoakSettings {
+            duration: Duration::from_secs(60),
+            producers: 3,
+            tasks_per_round: 100_000,
+            wait_bound: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The running totals of a soak (all rounds so far).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoakTotals {
+    /// Rounds completed.
+    pub rounds: u64,
+    /// Closures whose `submit` returned `Ok` (producers' and follow-ups).
+    pub accepted: u64,
+    /// Closures whose `submit` was rejected (they came back and were dropped by the submitter).
+    pub rejected: u64,
+    /// Closures that ran (each at least once).
+    pub ran: u64,
+    /// Closures `close` reported dropped (the sum of its return values).
+    pub dropped_by_close: u64,
+    /// Accepted closures that neither ran nor were counted by `close`: lost.
+    pub lost: u64,
+    /// Ids that ran more than once.
+    pub ran_twice: u64,
+    /// Closures not dropped exactly once after their loop was gone (leaked or double-dropped).
+    pub bad_drops: u64,
+    /// Tasks that ran on a thread other than the loop thread.
+    pub off_loop_thread: u64,
+    /// Rounds that failed outright (a hang, a panic out of `run`, an error from `new`/`run`).
+    pub failed_rounds: u64,
+    /// The first few findings, in words (at most [`SoakTotals::MAX_FINDINGS`]).
+    pub findings: Vec<String>,
+    /// Wall time spent, ms.
+    pub elapsed_ms: u64,
+}
+
+impl SoakTotals {
+    /// How many findings are kept in words.
+    pub const MAX_FINDINGS: usize = 10;
+
+    /// Whether the soak found nothing wrong.
+    pub fn clean(&self) -> bool {
+        self.lost == 0
+            && self.ran_twice == 0
+            && self.bad_drops == 0
+            && self.off_loop_thread == 0
+            && self.failed_rounds == 0
+    }
+
+    fn note(&mut self, round: u64, what: String) {
+        if self.findings.len() < Self::MAX_FINDINGS {
+            self.findings.push(format!("round {round}: {what}"));
+        }
+    }
+}
+
+impl fmt::Display for SoakTotals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rounds, {} accepted, {} rejected, {} ran, {} dropped by close, {} lost, {} ran \
+             twice, {} bad drops, {} off the loop thread, {} failed rounds",
+            self.rounds,
+            self.accepted,
+            self.rejected,
+            self.ran,
+            self.dropped_by_close,
+            self.lost,
+            self.ran_twice,
+            self.bad_drops,
+            self.off_loop_thread,
+            self.failed_rounds
+        )
+    }
+}
+
+/// Soaks loop type `L` with `config` under `settings`, calling `progress` with the totals after
+/// every round, until the duration has passed or `stop` is set. Returns the final totals; a
+/// defect is reported in them ([`SoakTotals::clean`]), never by a panic.
+///
+/// # Panics
+/// `settings.producers` is 0 or `settings.tasks_per_round` is below 2.
+pub fn soak<L: EventLoop>(
+    config: &LoopConfig,
+    settings: &SoakSettings,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&SoakTotals),
+) -> SoakTotals {
+    assert!(settings.producers >= 1, "a soak needs at least one producer");
+    assert!(settings.tasks_per_round >= 2, "a soak round needs at least 2 tasks");
+    let start = Instant::now();
+    let mut totals = SoakTotals::default();
+    while start.elapsed() < settings.duration && !stop.load(Ordering::Relaxed) {
+        let round = totals.rounds;
+        if let Err(why) = soak_round::<L>(config, settings, round, &mut totals) {
+            totals.failed_rounds += 1;
+            totals.note(round, why);
+        }
+        totals.rounds += 1;
+        totals.elapsed_ms = start.elapsed().as_millis() as u64;
+        progress(&totals);
+    }
+    totals.elapsed_ms = start.elapsed().as_millis() as u64;
+    totals
+}
+
+/// Counters shared by the producers and the tasks of one round.
+struct RoundCounters {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// One round; adds its accounting to `totals`. `Err` when the round could not be completed
+/// (its accounting is then not added, apart from what is certain).
+fn soak_round<L: EventLoop>(
+    config: &LoopConfig,
+    settings: &SoakSettings,
+    round: u64,
+    totals: &mut SoakTotals,
+) -> Result<(), String> {
+    let ending = Ending::of_round(round);
+    let n = settings.tasks_per_round;
+    let follow_ups = n.div_ceil(FOLLOW_UP_EVERY);
+    let set = ProbeSet::new(n + follow_ups);
+    let lp = Arc::new(L::new(config).map_err(|e| format!("L::new failed: {e}"))?);
+    let mut lt = LoopThread::spawn(&lp, "soak-loop", settings.wait_bound)
+        .map_err(|e| format!("cannot spawn the loop thread: {e}"))?;
+    let loop_tid = lt.thread_id();
+    let counters =
+        Arc::new(RoundCounters { accepted: AtomicU64::new(0), rejected: AtomicU64::new(0) });
+    let start_line = Arc::new(Barrier::new(settings.producers + 1));
+
+    let mut producers = Vec::with_capacity(settings.producers);
+    for p in 0..settings.producers {
+        let (lp, set, counters, start_line) =
+            (Arc::clone(&lp), Arc::clone(&set), Arc::clone(&counters), Arc::clone(&start_line));
+        // Producer p submits ids p, p + P, p + 2P, …: the producers' ids interleave, so "half
+        // accepted" is reached by all of them at about the same time.
+        let stride = settings.producers;
+        producers.push(
+            spawn_bounded("soak-producer", move || {
+                start_line.wait();
+                let weak = Arc::downgrade(&lp);
+                for id in (p..n).step_by(stride) {
+                    let task = task_for(&set, &weak, &counters, id, n);
+                    match lp.submit(task) {
+                        Ok(()) => {
+                            counters.accepted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(rejected) => {
+                            counters.rejected.fetch_add(1, Ordering::SeqCst);
+                            // The closure came back: dropping it here is its one drop.
+                            drop(rejected.task);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot spawn a producer: {e}"))?,
+        );
+    }
+    start_line.wait();
+
+    let deadline = Deadline::after(settings.wait_bound);
+    let mut dropped_by_close = 0_u64;
+    match ending {
+        Ending::Drained => {
+            for p in &mut producers {
+                p.wait(&deadline).map_err(|e| format!("a producer {e}"))?;
+            }
+            lp.shutdown(settings.wait_bound).map_err(|e| format!("shutdown: {e}"))?;
+        }
+        Ending::ShutdownRace | Ending::CloseRace => {
+            let half = (n / 2) as u64;
+            let reached = crate::support::spin_until(&deadline, || {
+                counters.accepted.load(Ordering::SeqCst) + counters.rejected.load(Ordering::SeqCst)
+                    >= half
+            });
+            if !reached {
+                return Err(format!("producers did not reach {half} submissions in time"));
+            }
+            if ending == Ending::ShutdownRace {
+                lp.shutdown(settings.wait_bound).map_err(|e| format!("racing shutdown: {e}"))?;
+            } else {
+                dropped_by_close = lp.close();
+            }
+            for p in &mut producers {
+                p.wait(&deadline).map_err(|e| format!("a producer {e}"))?;
+            }
+        }
+    }
+    match lt.join(&deadline) {
+        Ok(Ok(())) => {}
+        // `close` won the race against the loop thread's first `run`: the contract has that
+        // `run` return `Terminated` (everything queued was dropped and counted by `close`).
+        Ok(Err(RunError::Terminated)) if ending == Ending::CloseRace => {}
+        Ok(Err(e)) => return Err(format!("{ending:?}: run returned {e}")),
+        Err(e) => return Err(format!("the loop thread {e}")),
+    }
+    // Once `run` returned nothing of this round is still running or queued; `close` after a
+    // completed shutdown is a no-op returning 0, which keeps the sum exact either way.
+    dropped_by_close += lp.close();
+    let accepted = counters.accepted.load(Ordering::SeqCst);
+    let rejected = counters.rejected.load(Ordering::SeqCst);
+    let ran = set.ran_count();
+
+    // Drop every handle to the loop, so its queues (and any closure still in them) are gone
+    // before the drops are counted.
+    drop(lt);
+    drop(producers);
+    let lp_alive = Arc::strong_count(&lp);
+    drop(lp);
+    if lp_alive != 1 {
+        totals.note(round, format!("{} handles to the loop outlived the round", lp_alive - 1));
+    }
+
+    let made = n + follow_ups;
+    let (mut twice, mut bad_drops) = (0_u64, 0_u64);
+    for id in 0..made {
+        if set.runs_of(id) > 1 {
+            twice += 1;
+        }
+        // Every closure made is dropped exactly once; a follow-up id whose parent never ran was
+        // never made.
+        if set.drops_of(id) != set.created_of(id) || set.created_of(id) > 1 {
+            bad_drops += 1;
+        }
+    }
+    let off_thread = set.threads().iter().filter(|t| **t != loop_tid).count() as u64;
+    let lost = accepted.saturating_sub(ran + dropped_by_close);
+    let excess = (ran + dropped_by_close).saturating_sub(accepted);
+
+    totals.accepted += accepted;
+    totals.rejected += rejected;
+    totals.ran += ran;
+    totals.dropped_by_close += dropped_by_close;
+    totals.lost += lost;
+    totals.ran_twice += twice;
+    totals.bad_drops += bad_drops;
+    totals.off_loop_thread += off_thread;
+    if lost > 0 {
+        totals.note(round, format!("{ending:?}: {lost} accepted closures neither ran nor were dropped by close ({accepted} accepted, {ran} ran, {dropped_by_close} dropped)"));
+    }
+    if excess > 0 {
+        totals.note(round, format!("{ending:?}: ran + dropped exceeds accepted by {excess}"));
+        totals.failed_rounds += 1;
+    }
+    if twice > 0 {
+        totals.note(round, format!("{ending:?}: {twice} ids ran more than once"));
+    }
+    if bad_drops > 0 {
+        totals.note(round, format!("{ending:?}: {bad_drops} closures not dropped exactly once"));
+    }
+    if off_thread > 0 {
+        totals.note(
+            round,
+            format!("{ending:?}: tasks ran on {off_thread} threads besides the loop thread"),
+        );
+    }
+    if ending != Ending::CloseRace && dropped_by_close > 0 {
+        totals.note(
+            round,
+            format!("{ending:?}: close after a completed shutdown dropped {dropped_by_close}"),
+        );
+    }
+    Ok(())
+}
+
+/// The closure for producer id `id`: runs its probe and, every [`FOLLOW_UP_EVERY`]-th id,
+/// submits the follow-up id `n + id / FOLLOW_UP_EVERY` from the loop thread.
+fn task_for<L: EventLoop>(
+    set: &Arc<ProbeSet>,
+    lp: &Weak<L>,
+    counters: &Arc<RoundCounters>,
+    id: usize,
+    n: usize,
+) -> impl FnOnce() + Send + 'static + use<L> {
+    let probe = set.probe(id);
+    let follow_up = (id % FOLLOW_UP_EVERY == 0).then(|| {
+        (Arc::clone(set), Weak::clone(lp), Arc::clone(counters), n + id / FOLLOW_UP_EVERY)
+    });
+    move || {
+        probe.run();
+        if let Some((set, lp, counters, child)) = follow_up
+            && let Some(lp) = lp.upgrade()
+        {
+            match lp.submit(set.task(child)) {
+                Ok(()) => counters.accepted.fetch_add(1, Ordering::SeqCst),
+                Err(rejected) => {
+                    drop(rejected.task);
+                    counters.rejected.fetch_add(1, Ordering::SeqCst)
+                }
+            };
+        }
+    }
+}

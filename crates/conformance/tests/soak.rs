@@ -1,0 +1,67 @@
+//! The soak accounts for every closure: clean on the correct reference loop through all three
+//! endings, and it finds the losses of deliberately broken flavors.
+
+mod support;
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use loop_api::LoopConfig;
+use loop_conformance::soak::{Ending, SoakSettings, SoakTotals, soak};
+use support::*;
+
+/// Six rounds (every ending twice) of 5,000 tasks from 2 producers; the duration is zero so the
+/// round count, not the clock, decides (`stop` ends it after the sixth round).
+fn six_rounds<L: loop_api::EventLoop>() -> SoakTotals {
+    let settings = SoakSettings {
+        duration: Duration::from_secs(3600),
+        producers: 2,
+        tasks_per_round: 5_000,
+        wait_bound: Duration::from_secs(10),
+    };
+    let stop = AtomicBool::new(false);
+    soak::<L>(&LoopConfig::default(), &settings, &stop, |t| {
+        if t.rounds >= 6 {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+}
+
+#[test]
+fn endings_cycle_drained_shutdown_race_close_race() {
+    assert_eq!(Ending::of_round(0), Ending::Drained);
+    assert_eq!(Ending::of_round(1), Ending::ShutdownRace);
+    assert_eq!(Ending::of_round(2), Ending::CloseRace);
+    assert_eq!(Ending::of_round(3), Ending::Drained);
+}
+
+#[test]
+fn correct_reference_soaks_clean() {
+    let t = six_rounds::<RefLoop<Correct>>();
+    println!("{t}");
+    assert!(t.clean(), "{t}\n{:#?}", t.findings);
+    assert_eq!(t.rounds, 6);
+    // Drained rounds accept all 5,000 + 313 follow-ups; the racing rounds accept at least half.
+    assert!(t.accepted >= 2 * 5_313 + 4 * 2_500, "{t}");
+    assert!(t.rejected > 0, "the racing endings must reject some submissions: {t}");
+    assert_eq!(t.ran + t.dropped_by_close, t.accepted, "{t}");
+    assert!(t.findings.is_empty(), "{:#?}", t.findings);
+}
+
+#[test]
+fn soak_finds_silently_dropped_submissions() {
+    let t = six_rounds::<RefLoop<DropEvery1000th>>();
+    assert!(!t.clean(), "a loop that drops every 1000th submission soaked clean: {t}");
+    assert!(t.lost >= 6, "{t}");
+    assert!(
+        t.findings.iter().any(|f| f.contains("neither ran nor were dropped")),
+        "{:#?}",
+        t.findings
+    );
+}
+
+#[test]
+fn soak_finds_a_shutdown_that_discards_queued_tasks() {
+    let t = six_rounds::<RefLoop<NoShutdownConservation>>();
+    assert!(t.lost > 0 || t.failed_rounds > 0, "a shutdown without conservation soaked clean: {t}");
+}
