@@ -19,7 +19,8 @@
 #
 # Environment (defaults finish in about 30 min on the 2-vCPU reference VM, builds included):
 #   MODE (--quick), AA_ARGS (extra flags for the A/A runs; default none: the whole quick suite),
-#   LEVELS ("2 5 10"), ROUNDS (4), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
+#   LEVELS ("2 5 10"), ROUNDS (6: the variance lives at the process level, so more rounds,
+#   not more samples per round, narrow the paired CI), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
 #   RUN_ARGS ("--contenders main,baseline,alt-two,tokio-ct,std-mpsc
 #             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running"),
 #   SLOW_TARGET_DIR (target/slowed: the slowed builds never replace target/release's binary),
@@ -44,7 +45,7 @@ fi
 mode=${MODE:---quick}
 aa_args=${AA_ARGS:-}
 levels=${LEVELS:-2 5 10}
-rounds=${ROUNDS:-4}
+rounds=${ROUNDS:-6}
 per=${SAMPLES_PER_ROUND:-3}
 threshold=${THRESHOLD:-5%}
 run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}

@@ -36,12 +36,15 @@
 //!
 //! **Verdict.** A *regression* is an established slowdown of practical size: the whole widened
 //! CI of the ratio lies above 1 and the ratio is at least 1 + threshold/2, on a cell that is
-//! stable (`ok`: ≥ 5 samples, robust spread ≤ 25%) in both runs; an *improvement* is the mirror
+//! stable (`ok`: ≥ 5 samples, robust spread ≤ 25%) in both runs *or compared paired* (a paired
+//! interval is as wide as the pairs' spread, so an unstable cell gets a wide CI rather than no
+//! judgement: `make calibrate` found that excluding them left a +44% slowdown of `main`'s
+//! ping-pong unflagged, because the slowed build's cells were often unstable); an *improvement* is the mirror
 //! image. (Requiring the whole CI above 1 + threshold would catch a slowdown of exactly the
 //! threshold less than half the time; half the threshold on the point estimate keeps
 //! significant-but-negligible changes from failing a build. `make calibrate` measures the false
 //! positives and the power of this rule.) A within-run CI that excludes 1 without meeting that bar is reported as
-//! *significant, within threshold*; unstable cells are *not judged*. Same-machine A/B runs with
+//! *significant, within threshold*; unstable cells compared unpaired are *not judged*. Same-machine A/B runs with
 //! interleaved rounds (`make bench-ab`) shrink σ_b and so make the gate sharper.
 //!
 //! **Run-level sign test.** When a change slows many cells by different amounts, σ_b is inflated
@@ -124,17 +127,18 @@ pub fn provenance_diff(old: &Provenance, new: &Provenance) -> Vec<FieldDiff> {
 /// What happened to one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
-    /// Slowdown whose whole CI lies beyond the threshold, on a stable cell.
+    /// Slowdown whose whole widened CI lies above 1, ratio ≥ 1 + threshold/2, on a cell stable in
+    /// both runs or compared paired.
     Regression,
     /// Measured in OLD, not measured in NEW (failed, gap, missing).
     Lost,
-    /// Speed-up whose whole CI lies beyond the threshold, on a stable cell.
+    /// Speed-up: the mirror image of [`Verdict::Regression`].
     Improvement,
     /// The CI excludes 1 but does not lie entirely beyond the threshold.
     SmallChange,
     /// The CI of the ratio contains 1.
     NoChange,
-    /// A side is not stable (or too few samples): no claim.
+    /// Unpaired and a side is not stable (or too few samples): no claim.
     NotJudged,
     /// The primary unit differs (per-task vs per-op): incomparable.
     UnitChanged,
@@ -157,7 +161,7 @@ impl Verdict {
             Verdict::Improvement => "improvement",
             Verdict::SmallChange => "significant, not beyond threshold",
             Verdict::NoChange => "~ (no significant change)",
-            Verdict::NotJudged => "not judged (unstable)",
+            Verdict::NotJudged => "not judged (unstable, unpaired)",
             Verdict::UnitChanged => "unit changed: not comparable",
             Verdict::Unmeasured => "not measured",
             Verdict::Added => "added",
@@ -219,11 +223,11 @@ pub struct Comparison {
     pub features: (Vec<String>, Vec<String>),
     /// Git SHA (and `-dirty` when dirty) of OLD and NEW.
     pub git: (String, String),
-    /// Between-run spread σ_b of ln(ratio) (robust, from all cells stable in both runs).
+    /// Between-run spread σ_b of ln(ratio) (robust, from the judged cells stable in both runs).
     pub between_run_sigma: f64,
     /// The Bonferroni-corrected z the CIs were widened with (× σ_b, in log space).
     pub z: f64,
-    /// Cells stable in both runs (the family the correction is over).
+    /// Judged cells: stable in both runs, or paired (the family the correction is over).
     pub judged: usize,
     /// Run-level sign test: (cells slower beyond the threshold, cells faster beyond it,
     /// one-sided binomial p of that many or more slower under "no change").
@@ -401,7 +405,7 @@ fn binomial_upper_tail(n: usize, k: usize) -> f64 {
         .min(1.0)
 }
 
-/// Re-judges the stable cells with their CIs widened by the between-run noise (module docs).
+/// Re-judges the judged cells (stable in both runs, or paired) with their CIs widened by the between-run noise (module docs).
 /// Returns (σ_b, z, number of judged cells).
 fn apply_noise_floor(cells: &mut [CellComparison], threshold: f64) -> (f64, f64, usize) {
     let judged: Vec<usize> = (0..cells.len())
@@ -415,11 +419,17 @@ fn apply_noise_floor(cells: &mut [CellComparison], threshold: f64) -> (f64, f64,
             ) && cells[i].ratio.is_some_and(|r| r > 0.0)
         })
         .collect();
-    let logs: Vec<f64> = judged.iter().filter_map(|&i| cells[i].ratio).map(f64::ln).collect();
+    // σ_b is estimated from the cells stable in both runs only: an unstable cell judged because
+    // it is paired would inflate it with its own within-run spread, which its CI already holds.
+    let stable_in_both = |c: &CellComparison| {
+        matches!(c.old, Some((CellStatus::Ok, _))) && matches!(c.new, Some((CellStatus::Ok, _)))
+    };
+    let noise: Vec<usize> = judged.iter().copied().filter(|&i| stable_in_both(&cells[i])).collect();
+    let logs: Vec<f64> = noise.iter().filter_map(|&i| cells[i].ratio).map(f64::ln).collect();
     // Each cell's own interval already holds its within-run error; only the spread of the
     // cells' ratios beyond that error is between-run noise, so the typical within-cell variance
     // (from the 95% intervals' widths in log space) is subtracted before widening.
-    let within: Vec<f64> = judged
+    let within: Vec<f64> = noise
         .iter()
         .filter_map(|&i| cells[i].ci)
         .filter(|(lo, hi)| *lo > 0.0 && *hi > 0.0)
@@ -516,7 +526,10 @@ fn judge(
             let stable = o.status == CellStatus::Ok && n.status == CellStatus::Ok;
             match (c.ratio, c.ci) {
                 _ if descriptive => Verdict::Descriptive,
-                _ if !stable => Verdict::NotJudged,
+                // A paired interval already holds the pairs' spread, however wide: an unstable
+                // cell gets a wide CI, not a free pass. Unpaired, the bootstrap of two skewed,
+                // multi-modal samples is not trusted.
+                _ if !stable && !c.paired => Verdict::NotJudged,
                 (Some(r), Some((lo, hi))) => classify(r, lo, hi, threshold),
                 _ => Verdict::NotJudged,
             }
@@ -544,22 +557,25 @@ pub fn render_markdown(c: &Comparison) -> String {
     }
     let _ = writeln!(
         md,
-        "Method: per cell (joined by workload · param · contender), ratio of medians new/old \
-         of the per-sample primary metric (ns/task or ns/op), with a 95% percentile-bootstrap \
-         CI ({} resamples of both runs' ok samples, fixed seed), widened by ± z·σ_b in log \
-         space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of ln ratio over the {} \
-         cells stable in both runs), z = {:.2} (two-sided, family-wise α = {} Bonferroni-corrected \
-         over those cells). *Regression*: the whole widened CI above {} on a cell stable (ok: \
-         ≥ 5 samples, CV ≤ 20%) in both runs; *improvement*: the whole widened CI below {}; a \
-         cell measured before and not now is *lost* (also a failure). Samples per cell: {} old, \
-         {} new.\n",
+        "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
+         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired when both runs hold \
+         ≥ 6 common sample indices (Hodges–Lehmann of the per-index ratios, signed-rank \
+         interval; `make bench-ab` takes index *s* of both builds in the same ABBA round), else \
+         ratio of medians with a percentile bootstrap ({} resamples, fixed seed). Each CI is \
+         widened by ± z·σ_b in log space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of \
+         ln ratio over the judged cells stable in both runs, less their median within-cell \
+         variance), z = {:.2} (two-sided, family-wise α = {} Bonferroni-corrected over the {} \
+         judged cells: stable, i.e. ok: ≥ 5 samples and robust spread ≤ 25%, in both runs, or \
+         paired). *Regression*: the whole widened CI above 1 and the ratio ≥ {}; \
+         *improvement*: the mirror image (ratio ≤ 1/{}); a cell measured before and not now is \
+         *lost* (also a failure). Samples per cell: {} old, {} new.\n",
         stats::BOOTSTRAP_RESAMPLES,
         c.between_run_sigma,
-        c.judged,
         c.z,
         FAMILY_ALPHA,
-        pct(1.0 + c.threshold),
-        pct(1.0 - c.threshold),
+        c.judged,
+        format!("{:.3}", 1.0 + c.threshold / 2.0),
+        format!("{:.3}", 1.0 + c.threshold / 2.0),
         c.samples.0,
         c.samples.1
     );

@@ -701,7 +701,7 @@ pub const SLOWED_WORKLOADS: &[&str] = &["ping-pong", "burst", "multi-producer"];
 pub const DEFAULT_SLOW_TEST_NS: f64 = 500.0;
 
 /// The least number of spin iterations paid at once (see [`slow_test_ns`]).
-pub const SLOW_TEST_CHUNK_ITERS: u64 = 1024;
+pub const SLOW_TEST_CHUNK_ITERS: u64 = 64;
 
 /// The mean delay per task of this build, ns, or `None` in a normal build (without the
 /// `slow-test` feature).
@@ -714,9 +714,12 @@ pub const SLOW_TEST_CHUNK_ITERS: u64 = 1024;
 /// (iterations/ns) is calibrated once per process with [`Instant`] (the fastest of five ~2 ms
 /// spins after a warm-up, about 10 ms; [`slow_test_calibration`]). Each task adds its share
 /// (fixed point, 1/65536 iteration) to a per-thread debt, and the debt is paid once it reaches
-/// [`SLOW_TEST_CHUNK_ITERS`] iterations (a few hundred ns): a delay of a few ns per task would
+/// [`SLOW_TEST_CHUNK_ITERS`] iterations (about 15 ns): a delay of a few ns per task would
 /// otherwise be a handful of additions the out-of-order core overlaps with the submit's own
-/// cache misses, i.e. no delay at all. So the *mean* delay per task is the nominal one; how much
+/// cache misses, i.e. no delay at all. The chunk is kept short because a longer pause changes
+/// the consumer's behaviour, not only the producer's cost: with 1024-iteration chunks (a few
+/// hundred ns) `main`'s loop drained its queue during each pause and headed for its park path,
+/// and a nominal 5% delay measured +17% on ping-pong in the first `make calibrate`. So the *mean* delay per task is the nominal one; how much
 /// it actually slows a cell is measured (`make calibrate` reports the paired slowdown).
 ///
 /// # Panics
