@@ -58,8 +58,8 @@ fn uncompressed_v2_histograms_stay_readable() {
 fn records_written_before_compression_decode() {
     // The first 20 latency records of the quick run 20261121T063636Z-96864c3 (in git history),
     // written before histograms were compressed.
-    let raw = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/raw-before-compression.jsonl");
+    let raw =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw-before-compression.jsonl");
     let text = fs::read_to_string(&raw).expect("the fixture of pre-compression records");
     let mut checked = 0;
     for line in text.lines() {

@@ -310,8 +310,14 @@ impl MainLoop {
 
     /// While spinning: whether a timer is due at `now`, or (one non-blocking `epoll_wait`)
     /// a registered fd is ready (its generation is then in `ready_io` for the next tick).
-    fn timer_due_or_fd_ready(&self, now: Instant, ready_io: &mut Vec<u64>) -> Result<bool, RunError> {
-        if self.timers_hint.load(Relaxed) && self.timers.lock().next_deadline().is_some_and(|d| d <= now) {
+    fn timer_due_or_fd_ready(
+        &self,
+        now: Instant,
+        ready_io: &mut Vec<u64>,
+    ) -> Result<bool, RunError> {
+        if self.timers_hint.load(Relaxed)
+            && self.timers.lock().next_deadline().is_some_and(|d| d <= now)
+        {
             return Ok(true);
         }
         if self.io.has_registrations() {

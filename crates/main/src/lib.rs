@@ -224,8 +224,8 @@
 //! | burst b=10000 | 72.6 | 43.6 | 26.1 | 173.8–182.8 | 182.7 |
 //! | multi-producer p=10 | 52.5 | 45.2 | 36.6 | 144.5–151.5 | 139.2 |
 //!
-//! In the two full quick runs of this code (`20261121T054244Z-f21e0af`, in git
-//! history, and `results/20261121T063636Z-96864c3`, every contender interleaved) main's medians
+//! In the two full quick runs of this code (`20261121T054244Z-f21e0af`
+//! and `20261121T063636Z-96864c3`, both in git history, every contender interleaved) main's medians
 //! were: ping-pong 17.9 / 19.0 ns/task (fastest peer std-mpsc 142.2 / 149.2), burst b=10000 28.7 /
 //! 28.7 (tokio-ct 675.5 / 696.4), multi-producer p=10 61.1 / 51.1 (crossbeam-worker 109.5 /
 //! 103.9: 0.558× and 0.492×, the one bar this design meets only some of the time; main's

@@ -48,7 +48,11 @@ fn stats_after_callbacks(lp: &MainLoop, want: u64) -> loop_api::LoopStats {
         if s.io_callbacks >= want {
             return s;
         }
-        assert!(Instant::now() < deadline, "io_callbacks stuck at {} (want {want})", s.io_callbacks);
+        assert!(
+            Instant::now() < deadline,
+            "io_callbacks stuck at {} (want {want})",
+            s.io_callbacks
+        );
         std::thread::yield_now();
     }
 }

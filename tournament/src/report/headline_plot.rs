@@ -35,8 +35,11 @@ pub fn write(dir: &Path, comps: &[Comparison], flagship: &str, margin: f64) -> a
             })
         })
         .collect();
-    let svg =
-        super::plots::headline_chart(&format!("{flagship} ÷ each rival (paired, 95% CI)"), &bars, margin)?;
+    let svg = super::plots::headline_chart(
+        &format!("{flagship} ÷ each rival (paired, 95% CI)"),
+        &bars,
+        margin,
+    )?;
     let plots = dir.join(super::plots::PLOTS_DIR);
     super::own_dir(&plots)?;
     super::write_atomic(&plots, HEADLINE_PLOT, svg.as_bytes())

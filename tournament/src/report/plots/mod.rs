@@ -236,8 +236,14 @@ mod tests {
         let b = render_plots(&rows()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 5, "four bar charts and one sweep");
-        let bars = [hb("cas · p=1", "tokio-ct", 0.03, "faster"), hb("cas · p=2", "tokio-ct", 1.0, "equivalent")];
-        assert_eq!(headline_chart("t", &bars, 0.03).unwrap(), headline_chart("t", &bars, 0.03).unwrap());
+        let bars = [
+            hb("cas · p=1", "tokio-ct", 0.03, "faster"),
+            hb("cas · p=2", "tokio-ct", 1.0, "equivalent"),
+        ];
+        assert_eq!(
+            headline_chart("t", &bars, 0.03).unwrap(),
+            headline_chart("t", &bars, 0.03).unwrap()
+        );
     }
 
     #[test]
@@ -277,7 +283,10 @@ mod tests {
     fn headline_plot_names_are_plain_svg_files() {
         let tmp = tempfile::tempdir().unwrap();
         write_headline_plot(tmp.path(), "headline.svg", "<svg/>").unwrap();
-        assert_eq!(fs::read_to_string(tmp.path().join(PLOTS_DIR).join("headline.svg")).unwrap(), "<svg/>");
+        assert_eq!(
+            fs::read_to_string(tmp.path().join(PLOTS_DIR).join("headline.svg")).unwrap(),
+            "<svg/>"
+        );
         for bad in ["../x.svg", "x.png", ".x.svg", "a/b.svg"] {
             assert!(write_headline_plot(tmp.path(), bad, "<svg/>").is_err(), "{bad}");
         }
