@@ -8,7 +8,8 @@
 # goes first alternates ABBA-wise (base,new | new,base | base,new | …): a first A/A with base
 # always first counted 104 stable cells faster on the second side against 16 slower, an order
 # effect that alternation cancels over every two rounds. The order actually run is written to
-# OUT/ORDER.txt. Finally `tournament compare BASE NEW` (exit 1 on a regression) into
+# OUT/ORDER.txt. Finally `tournament compare BASE NEW --interleaved` (paired by sample index;
+# exit 1 on a regression) into
 # OUT/COMPARE.md.
 #
 # When REV's tournament predates `--resume`, the two quick suites run back to back instead
@@ -86,4 +87,7 @@ else
   "$new_bin" run $mode ${RUN_ARGS:-} --out "$new_dir" >/dev/null
 fi
 
-"$new_bin" compare "$base_dir" "$new_dir" --threshold "$threshold" --out "$out/COMPARE.md"
+# Rounds interleave the two sides, so sample s of both ran in the same round: paired.
+interleaved=()
+if "$base_bin" run --help | grep -q -- '--resume'; then interleaved=(--interleaved); fi
+"$new_bin" compare "$base_dir" "$new_dir" --threshold "$threshold" "${interleaved[@]}" --out "$out/COMPARE.md"

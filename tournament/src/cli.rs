@@ -73,6 +73,10 @@ enum Command {
         /// Compare even when provenance differs: ratios only, labelled descriptive, no verdict.
         #[arg(long)]
         descriptive: bool,
+        /// The two runs were measured in the same rounds (`make bench-ab` passes it): pair
+        /// sample s of NEW with sample s of OLD. Never for runs taken one after the other.
+        #[arg(long)]
+        interleaved: bool,
         /// Also write the markdown to this file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -255,8 +259,9 @@ where
             ExitCode::SUCCESS
         }
         Command::Validate { dir } => validate_cmd(&dir),
-        Command::Compare { old, new, threshold, descriptive, out } => {
-            compare_cmd(&old, &new, threshold, descriptive, out.as_deref())
+        Command::Compare { old, new, threshold, descriptive, interleaved, out } => {
+            let opts = crate::compare::Options { threshold, descriptive, interleaved };
+            compare_cmd(&old, &new, &opts, out.as_deref())
         }
         Command::VerdictDiff { a, b } => verdict_diff_cmd(&a, &b),
         Command::Merge { dirs, out } => match crate::merge::merge_dirs(&dirs) {
@@ -328,12 +333,11 @@ fn validate_cmd(dir: &std::path::Path) -> ExitCode {
 fn compare_cmd(
     old: &std::path::Path,
     new: &std::path::Path,
-    threshold: f64,
-    descriptive: bool,
+    opts: &crate::compare::Options,
     out: Option<&std::path::Path>,
 ) -> ExitCode {
     use crate::compare;
-    match compare::compare_dirs(old, new, threshold, descriptive) {
+    match compare::compare_dirs_with(old, new, opts) {
         Ok(c) => {
             let md = compare::render_markdown(&c);
             if let Err(e) = emit(&md, out) {

@@ -13,11 +13,13 @@
 //!
 //! **Per cell.** From the raw samples of both runs (ok samples only; the cell's primary metric,
 //! ns/task or ns/op, which must be the same unit in both), the ratio new/old and its 95% CI.
-//! When both runs hold at least 6 common sample indices the comparison is *paired*: sample *s*
-//! of NEW with sample *s* of OLD ([`stats::paired_ratio`], Hodges–Lehmann with the signed-rank
-//! interval). `make bench-ab` takes sample *s* of both builds in the same round (ABBA order), so
-//! the machine's drift between rounds cancels in the pairs. Otherwise the ratio of medians with
-//! a two-sample percentile bootstrap CI ([`stats::bootstrap_ratio_of_medians_ci`]). The change
+//! When the runs were measured **interleaved** (`--interleaved`: `make bench-ab` takes sample *s*
+//! of both builds in the same round, ABBA order) and both hold at least 6 common sample indices,
+//! the comparison is *paired*: sample *s* of NEW with sample *s* of OLD
+//! ([`stats::paired_ratio`], Hodges–Lehmann with the signed-rank interval), so the machine's
+//! drift between rounds cancels in the pairs. Otherwise — in particular for two runs taken one
+//! after the other, whose sample *s* share nothing but an index — the ratio of medians with a
+//! two-sample percentile bootstrap CI ([`stats::bootstrap_ratio_of_medians_ci`]). The change
 //! is *significant* when the CI excludes 1.
 //!
 //! **Between-run noise.** The bootstrap CI only knows the spread *within* each run. Two runs are
@@ -229,6 +231,8 @@ pub struct Comparison {
     pub z: f64,
     /// Judged cells: stable in both runs, or paired (the family the correction is over).
     pub judged: usize,
+    /// Whether the runs were compared as interleaved ([`Options::interleaved`]).
+    pub interleaved: bool,
     /// Run-level sign test: (cells slower beyond the threshold, cells faster beyond it,
     /// one-sided binomial p of that many or more slower under "no change").
     pub sign_test: (usize, usize, f64),
@@ -299,12 +303,35 @@ pub fn compare_dirs(
     threshold: f64,
     descriptive: bool,
 ) -> Result<Comparison, CompareError> {
-    let (os, op) = raw::load_run(old).map_err(CompareError::Input)?;
-    let (ns, np) = raw::load_run(new).map_err(CompareError::Input)?;
-    compare_runs(&os, &op, &ns, &np, threshold, descriptive)
+    compare_dirs_with(old, new, &Options { threshold, descriptive, interleaved: false })
 }
 
-/// [`compare_dirs`] on loaded runs.
+/// How to compare.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Smallest change of practical size, as a fraction (0.05 = 5%).
+    pub threshold: f64,
+    /// Compare even when the provenance differs (ratios only, no verdicts).
+    pub descriptive: bool,
+    /// The runs' samples were taken in the same rounds (`make bench-ab`): pair them by index.
+    pub interleaved: bool,
+}
+
+/// [`compare_dirs`] with every option.
+///
+/// # Errors
+/// As [`compare_dirs`].
+pub fn compare_dirs_with(
+    old: &Path,
+    new: &Path,
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
+    let (os, op) = raw::load_run(old).map_err(CompareError::Input)?;
+    let (ns, np) = raw::load_run(new).map_err(CompareError::Input)?;
+    compare_runs_with(&os, &op, &ns, &np, opts)
+}
+
+/// [`compare_dirs`] on loaded runs (not interleaved: unpaired).
 ///
 /// # Errors
 /// [`CompareError::Refused`] when gated provenance differs and `descriptive` is false.
@@ -316,6 +343,22 @@ pub fn compare_runs(
     threshold: f64,
     descriptive: bool,
 ) -> Result<Comparison, CompareError> {
+    let opts = Options { threshold, descriptive, interleaved: false };
+    compare_runs_with(old_samples, old_prov, new_samples, new_prov, &opts)
+}
+
+/// [`compare_dirs_with`] on loaded runs.
+///
+/// # Errors
+/// [`CompareError::Refused`] when gated provenance differs and `descriptive` is false.
+pub fn compare_runs_with(
+    old_samples: &[RawSample],
+    old_prov: &Provenance,
+    new_samples: &[RawSample],
+    new_prov: &Provenance,
+    opts: &Options,
+) -> Result<Comparison, CompareError> {
+    let Options { threshold, descriptive, interleaved } = *opts;
     let differs = provenance_diff(old_prov, new_prov);
     if !differs.is_empty() && !descriptive {
         return Err(CompareError::Refused(differs));
@@ -336,7 +379,11 @@ pub fn compare_runs(
         let old_recs: Vec<&RawSample> = old_cells.get(&k).cloned().unwrap_or_default();
         let new_recs: Vec<&RawSample> = new_cells.get(&k).cloned().unwrap_or_default();
         let vals = |r: &[&RawSample]| summarize::primary_values(r);
-        let pairs = crate::verdict::pairs_of(&new_recs, &old_recs);
+        let pairs = if interleaved {
+            crate::verdict::pairs_of(&new_recs, &old_recs)
+        } else {
+            Vec::new() // runs taken one after the other: sample s of each shares only an index
+        };
         cells.push(judge(o, n, &vals(&old_recs), &vals(&new_recs), &pairs, threshold, descriptive));
     }
     let (between_run_sigma, z, judged) = apply_noise_floor(&mut cells, threshold);
@@ -368,6 +415,7 @@ pub fn compare_runs(
         between_run_sigma,
         z,
         judged,
+        interleaved,
         sign_test,
     })
 }
@@ -558,10 +606,11 @@ pub fn render_markdown(c: &Comparison) -> String {
     let _ = writeln!(
         md,
         "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
-         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired when both runs hold \
-         ≥ 6 common sample indices (Hodges–Lehmann of the per-index ratios, signed-rank \
-         interval; `make bench-ab` takes index *s* of both builds in the same ABBA round), else \
-         ratio of medians with a percentile bootstrap ({} resamples, fixed seed). Each CI is \
+         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired for interleaved runs \
+         (`--interleaved`, as `make bench-ab` takes index *s* of both builds in the same ABBA \
+         round) holding ≥ 6 common sample indices (Hodges–Lehmann of the per-index ratios, \
+         signed-rank interval), else ratio of medians with a percentile bootstrap ({} \
+         resamples, fixed seed). These runs: {}. Each CI is \
          widened by ± z·σ_b in log space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of \
          ln ratio over the judged cells stable in both runs, less their median within-cell \
          variance), z = {:.2} (two-sided, family-wise α = {} Bonferroni-corrected over the {} \
@@ -570,6 +619,7 @@ pub fn render_markdown(c: &Comparison) -> String {
          *improvement*: the mirror image (ratio ≤ 1/{}); a cell measured before and not now is \
          *lost* (also a failure). Samples per cell: {} old, {} new.\n",
         stats::BOOTSTRAP_RESAMPLES,
+        if c.interleaved { "interleaved" } else { "not interleaved (unpaired)" },
         c.between_run_sigma,
         c.z,
         FAMILY_ALPHA,

@@ -198,3 +198,38 @@ fn a_slowdown_of_many_cells_by_different_amounts_is_a_run_level_regression() {
     assert!(!c.run_regression(), "{:?}", c.sign_test);
     assert!(c.sign_test.2 > 0.4);
 }
+
+#[test]
+fn interleaved_runs_judge_an_unstable_cell_by_its_pairs_and_unpaired_runs_do_not() {
+    let (old_p, mut new_p) = (provenance(), provenance());
+    new_p.run_id = NEW_RUN.into();
+    // 39 stable cells that do not change, and one cell whose samples spread over 60–400 (robust
+    // spread far above 25%: unstable) while each NEW sample is its OLD twin slowed by 30%, as
+    // when both builds meet the same machine state in an interleaved round.
+    let (mut old, mut new) = many_cells(|_| 1.0);
+    old.retain(|s| s.param != "b=39");
+    new.retain(|s| s.param != "b=39");
+    for (s, v) in [100.0, 200.0, 60.0, 300.0, 90.0, 150.0, 400.0].into_iter().enumerate() {
+        old.push(rec("burst", "b=39", "main", s as u32, v));
+        let mut n = rec("burst", "b=39", "main", s as u32, v * 1.3);
+        n.run_id = NEW_RUN.into();
+        new.push(n);
+    }
+    let cell = |c: &tournament::compare::Comparison| {
+        c.cells.iter().find(|x| x.param == "b=39").unwrap().clone()
+    };
+    let unpaired =
+        tournament::compare::compare_runs(&old, &old_p, &new, &new_p, 0.05, false).unwrap();
+    assert!(!unpaired.interleaved);
+    assert_eq!(cell(&unpaired).verdict, Verdict::NotJudged);
+    assert!(!cell(&unpaired).paired);
+    let opts =
+        tournament::compare::Options { threshold: 0.05, descriptive: false, interleaved: true };
+    let paired = tournament::compare::compare_runs_with(&old, &old_p, &new, &new_p, &opts).unwrap();
+    let x = cell(&paired);
+    assert!(x.paired);
+    assert!((x.ratio.unwrap() - 1.3).abs() < 1e-6, "{:?}", x.ratio);
+    assert_eq!(x.verdict, Verdict::Regression, "{}", render_markdown(&paired));
+    assert_eq!(paired.failures(), 1, "the 39 unchanged cells stay unflagged");
+    assert!(render_markdown(&paired).contains("These runs: interleaved."));
+}
