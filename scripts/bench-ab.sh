@@ -8,14 +8,14 @@
 # goes first alternates ABBA-wise (base,new | new,base | base,new | …): a first A/A with base
 # always first counted 104 stable cells faster on the second side against 16 slower, an order
 # effect that alternation cancels over every two rounds. The order actually run is written to
-# OUT/ORDER.txt. Finally `tournament compare BASE NEW --interleaved` (paired by sample index;
-# exit 1 on a regression) into
+# OUT/ORDER.txt. Finally `tournament compare BASE NEW --interleaved SAMPLES_PER_ROUND` (paired by
+# round; exit 1 on a regression) into
 # OUT/COMPARE.md.
 #
 # When REV's tournament predates `--resume`, the two quick suites run back to back instead
 # (said so in the output and in ORDER.txt): less robust to drift.
 #
-# Environment: ROUNDS (5), SAMPLES_PER_ROUND (2), MODE (--quick), THRESHOLD (5%),
+# Environment: ROUNDS (6: the fewest with a 95% paired interval over rounds), SAMPLES_PER_ROUND (2), MODE (--quick), THRESHOLD (5%),
 # RUN_ARGS (extra `tournament run` flags for both sides, e.g. "--contenders main,baseline"),
 # OUT (results/ab-<rev>-<time>), BASE_BIN and NEW_BIN (prebuilt `tournament` binaries to use
 # instead of building REV and the tree, both run from the repository root; `make calibrate`
@@ -25,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:?usage: scripts/bench-ab.sh <git-rev>}
-rounds=${ROUNDS:-5}
+rounds=${ROUNDS:-6}
 per=${SAMPLES_PER_ROUND:-2}
 mode=${MODE:---quick}
 threshold=${THRESHOLD:-5%}
@@ -87,7 +87,8 @@ else
   "$new_bin" run $mode ${RUN_ARGS:-} --out "$new_dir" >/dev/null
 fi
 
-# Rounds interleave the two sides, so sample s of both ran in the same round: paired.
+# Rounds interleave the two sides: round r added samples r·per … r·per+per−1 to both, so the
+# comparison pairs rounds (the samples of one round share a process on each side).
 interleaved=()
-if "$base_bin" run --help | grep -q -- '--resume'; then interleaved=(--interleaved); fi
+if "$base_bin" run --help | grep -q -- '--resume'; then interleaved=(--interleaved "$per"); fi
 "$new_bin" compare "$base_dir" "$new_dir" --threshold "$threshold" "${interleaved[@]}" --out "$out/COMPARE.md"

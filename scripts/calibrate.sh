@@ -16,16 +16,21 @@
 #    COMPARE.md: the share of the affected cells (main × those workloads) flagged as regressions
 #    and the unaffected cells flagged; from raw.jsonl: the measured paired slowdown (median over
 #    rounds of the per-sample ratio slowed/normal, samples of one index ran in the same round).
+#    Level 0 is the gate's own A/A: a `slow-test` build with a zero delay against the normal
+#    build, interleaved exactly like the other levels, so every cell it flags is a false positive
+#    of the comparison CI uses (`make bench-ab`), as opposed to two runs taken one after the
+#    other (step 1).
 #
 # Environment (defaults finish in about 30 min on the 2-vCPU reference VM, builds included):
 #   MODE (--quick), AA_ARGS (extra flags for the A/A runs; default none: the whole quick suite),
-#   LEVELS ("2 5 10"), ROUNDS (6: the variance lives at the process level, so more rounds,
-#   not more samples per round, narrow the paired CI), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
+#   LEVELS ("0 2 5 10"), ROUNDS (10: the variance lives at the process level and compare pairs
+#   by round, so rounds, not samples per round, narrow the paired interval), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
 #   RUN_ARGS ("--contenders main,baseline,alt-two,tokio-ct,std-mpsc
 #             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running"),
 #   SLOW_TARGET_DIR (target/slowed: the slowed builds never replace target/release's binary),
 #   OUT (results/calibration; refused when it already holds results unless FORCE=1, which
-#   deletes this script's files there first).
+#   deletes this script's files there first), SKIP_AA=1 (keep OUT's A/A results and measure
+#   only LEVELS, replacing those levels' folders; the report covers every level in OUT).
 # Flag --smoke: tiny settings to check the script end to end (smoke parameters, 2 rounds of 3
 # samples, main and baseline on ping-pong and ping-pong-latency, output in a temporary folder
 # unless OUT is set); its numbers mean nothing.
@@ -44,15 +49,18 @@ elif [ -n "${1:-}" ]; then
 fi
 mode=${MODE:---quick}
 aa_args=${AA_ARGS:-}
-levels=${LEVELS:-2 5 10}
-rounds=${ROUNDS:-6}
+levels=${LEVELS:-0 2 5 10}
+rounds=${ROUNDS:-10}
 per=${SAMPLES_PER_ROUND:-3}
 threshold=${THRESHOLD:-5%}
 run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
 slow_target=${SLOW_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/slowed}
 out=${OUT:-results/calibration}
 
-if [ -e "$out/aa-1" ] || [ -e "$out/CALIBRATION.md" ]; then
+if [ "${SKIP_AA:-}" = 1 ]; then
+  [ -d "$out/aa-1" ] && [ -s "$out/aa-compare.md" ] || { echo "calibrate: SKIP_AA=1 needs $out/aa-1 and aa-compare.md" >&2; exit 2; }
+  for pct in $levels; do rm -rf "$out/power-${pct}pct"; done
+elif [ -e "$out/aa-1" ] || [ -e "$out/CALIBRATION.md" ]; then
   if [ "${FORCE:-}" = 1 ]; then
     rm -rf "$out"/aa-1 "$out"/aa-2 "$out"/aa-compare.md "$out"/aa-verdict-diff.txt "$out"/power-* \
       "$out"/CALIBRATION.md "$out"/settings.txt "$out"/phases.txt
@@ -66,6 +74,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 phase() { echo "$1 $(($(date +%s) - start))" >>"$out/phases.txt"; echo "calibrate: $1 (+$(($(date +%s) - start)) s)" >&2; }
+if [ "${SKIP_AA:-}" = 1 ]; then
+  echo "--- levels $levels added $(date -u +%Y-%m-%dT%H:%M:%SZ), build $(git rev-parse --short HEAD) 0" >>"$out/phases.txt"
+else
 : >"$out/phases.txt"
 {
   echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -78,6 +89,7 @@ phase() { echo "$1 $(($(date +%s) - start))" >>"$out/phases.txt"; echo "calibrat
   echo "threshold=$threshold"
   echo "run_args=$run_args"
 } >"$out/settings.txt"
+fi
 
 # The binaries are copied out of the shared target folders, so a rebuild by anyone else during
 # the calibration cannot swap them.
@@ -86,6 +98,7 @@ cargo build --release --quiet -p tournament
 normal="$tmp/tournament-normal"
 cp "${CARGO_TARGET_DIR:-target}/release/tournament" "$normal"
 
+if [ "${SKIP_AA:-}" != 1 ]; then
 phase "A/A run 1"
 # shellcheck disable=SC2086 # MODE and AA_ARGS are lists of flags
 "$normal" run $mode $aa_args --out "$out/aa-1" >/dev/null
@@ -101,6 +114,7 @@ if "$normal" verdict-diff --help >/dev/null 2>&1; then
 else
   echo "skipped: this build's tournament has no verdict-diff subcommand" >"$out/aa-verdict-diff.txt"
   echo "calibrate: verdict-diff skipped: not in this build" >&2
+fi
 fi
 
 # main's ping-pong median ns/task at its smallest param, from aa-1.
@@ -130,12 +144,27 @@ for pct in $levels; do
   [ -s "$out/power-${pct}pct/COMPARE.md" ] || { echo "calibrate: power ${pct}% failed (exit $rc)" >&2; exit 1; }
   echo "$ns" >"$out/power-${pct}pct/SLOW_TEST_NS.txt"
 done
+# Every comparison is derived from raw samples, so the calibrating build re-derives them all
+# (also those of levels measured by an earlier SKIP_AA=1 call): the numbers below always
+# describe this build's `compare`.
+phase "compare (every level, this build)"
+"$normal" compare "$out/aa-1" "$out/aa-2" --threshold "$threshold" --out "$out/aa-compare.md" >/dev/null || true
+"$normal" verdict-diff "$out/aa-1" "$out/aa-2" >"$out/aa-verdict-diff.txt"
+for d in "$out"/power-*pct; do
+  [ -d "$d/base" ] && [ -d "$d/new" ] || continue
+  n=$(sed -n 's/.*, \([0-9][0-9]*\) samples per cell per round.*/\1/p' "$d/ORDER.txt")
+  "$normal" compare "$d/base" "$d/new" --threshold "$threshold" --interleaved "${n:-1}" --out "$d/COMPARE.md" >/dev/null || true
+  grep '^round ' "$d/ORDER.txt" | wc -l | tr -d ' ' >"$d/ROUNDS.txt"
+done
 phase "report"
 
-python3 - "$out" "$base_ns" $levels <<'PY'
-import json, os, re, statistics, sys
+python3 - "$out" "$base_ns" <<'PY'
+import csv, collections, json, os, re, statistics, sys
 
-out, base_ns, levels = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+out, base_ns = sys.argv[1], float(sys.argv[2])
+# Every level measured into OUT (also by earlier SKIP_AA=1 invocations), in numeric order.
+levels = sorted((m.group(1) for m in (re.fullmatch(r"power-([0-9.]+)pct", d) for d in os.listdir(out)) if m),
+                key=float)
 AFFECTED = {"ping-pong", "burst", "multi-producer"}  # harness::SLOWED_WORKLOADS, contender main
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*·\s*`([^`]+)`\s*·\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
@@ -158,6 +187,14 @@ def compare_cells(path):
 
 def flagged(verdict):
     return "REGRESSION" in verdict.upper() or "LOST" in verdict.upper()
+
+def improved(verdict):
+    return verdict.strip().lower() == "improvement"
+
+def verdict_rows(run_dir):
+    """(workload, param, other) -> row of the run's verdicts.csv."""
+    return {(r["workload"], r["param"], r["other"]): r
+            for r in csv.DictReader(open(os.path.join(run_dir, "verdicts.csv"), encoding="utf-8"))}
 
 def judged(verdict):
     v = verdict.lower()
@@ -208,28 +245,48 @@ w(f"Written by `scripts/calibrate.sh` (`make calibrate`) from the files in this 
 aa = compare_cells(os.path.join(out, "aa-compare.md"))
 aa_judged = [k for k, (v, _) in aa.items() if judged(v)]
 aa_flag = [k for k, (v, _) in aa.items() if flagged(v)]
+aa_better = [k for k, (v, _) in aa.items() if improved(v)]
 w("## A/A: two same-build runs back to back\n")
 w(f"`aa-1` and `aa-2`: `tournament run {settings['mode']} {settings['aa_args']}`".rstrip() + ", one after the other.\n")
-w(f"- **compare false positives** (`aa-compare.md`): {len(aa_flag)} of {len(aa_judged)} judged cells "
-  f"flagged as regressions ({100 * len(aa_flag) / max(len(aa_judged), 1):.1f}%; {len(aa)} cells in all); "
+w(f"- **compare false positives, runs one after the other** (`aa-compare.md`, unpaired): {len(aa_flag)} of "
+  f"{len(aa_judged)} judged cells flagged as regressions ({100 * len(aa_flag) / max(len(aa_judged), 1):.1f}%) "
+  f"and {len(aa_better)} as improvements ({100 * len(aa_better) / max(len(aa_judged), 1):.1f}%); {len(aa)} cells in all; "
   f"run-level sign test: {'REGRESSION (a false positive)' if run_level(os.path.join(out, 'aa-compare.md')) else 'no regression'}; "
   f"between-run spread σ_b = {sigma(os.path.join(out, 'aa-compare.md'))}.")
 for k in aa_flag:
     w(f"  - flagged: `{k[0]}` · `{k[1]}` · `{k[2]}` ({aa[k][0]})")
 vd = open(os.path.join(out, "aa-verdict-diff.txt"), encoding="utf-8").read().strip()
 first = vd.splitlines()[0] if vd else "(empty)"
-w(f"- **verdict agreement** (`aa-verdict-diff.txt`, `tournament verdict-diff aa-1 aa-2`): {first}\n")
+w(f"- **verdict agreement** (`aa-verdict-diff.txt`, `tournament verdict-diff aa-1 aa-2`): {first}")
+va, vb = verdict_rows(os.path.join(out, "aa-1")), verdict_rows(os.path.join(out, "aa-2"))
+for role, label in (("rival", "against the rival design families"), ("ablation", "against main's ablations")):
+    ks = [k for k in set(va) & set(vb) if va[k]["role"] == role]
+    diff = [k for k in ks if va[k]["verdict"] != vb[k]["verdict"]]
+    if ks:
+        w(f"  - {label}: the same verdict on {len(ks) - len(diff)} of {len(ks)} comparisons "
+          f"({100 * (len(ks) - len(diff)) / len(ks):.1f}%)")
+for name, rows in (("aa-1", va), ("aa-2", vb)):
+    ks = [k for k in rows if rows[k]["role"] == "rival"]
+    c = collections.Counter(rows[k]["verdict"] for k in ks)
+    if ks:
+        w(f"- **decided** in `{name}` (main vs the rival families): {len(ks) - c['undecided']} of {len(ks)} "
+          f"comparisons carry a verdict other than undecided ({100 * (len(ks) - c['undecided']) / len(ks):.1f}%: "
+          + ", ".join(f"{v} {n}" for v, n in sorted(c.items())) + ")")
+w("")
 
 # --- power ---------------------------------------------------------------------------------
 w("## Power: graded injected slowdowns\n")
 w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s submits "
   f"on ping-pong, burst and multi-producer only (the affected cells; `harness::slow_test_ns`). Levels "
   f"are percentages of `main`'s ping-pong median in `aa-1` ({base_ns:.3f} ns/task). Each level: "
-  f"`scripts/bench-ab.sh` normal (base) vs slowed (new), {settings['rounds']} ABBA rounds × "
-  f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`. *Measured slowdown*: "
-  f"median over sample indices of the paired ratio slowed/normal (one index = one round), minus 1.\n")
-w("| level | SLOW_TEST_NS | measured slowdown, main ping-pong | median measured slowdown, affected cells | affected cells flagged | unaffected cells flagged | run-level sign test |")
-w("|---:|---:|---:|---:|---:|---:|---|")
+  f"`scripts/bench-ab.sh` normal (base) vs slowed (new) in ABBA rounds (column *rounds*) of "
+  f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`, compared with "
+  f"`tournament compare --interleaved {settings['samples_per_round']}` (paired by round). Level 0 is "
+  f"the gate's own A/A: a zero delay, so every cell it flags is a false positive. *Measured "
+  f"slowdown*: median over sample indices of the ratio slowed/normal of the samples taken in the "
+  f"same round, minus 1.\n")
+w("| level | SLOW_TEST_NS | rounds | measured slowdown, main ping-pong | median measured slowdown, affected cells | affected cells flagged | unaffected cells flagged | run-level sign test |")
+w("|---:|---:|---:|---:|---:|---:|---:|---|")
 for lv in levels:
     d = os.path.join(out, f"power-{lv}pct")
     ns = open(os.path.join(d, "SLOW_TEST_NS.txt")).read().strip()
@@ -243,7 +300,9 @@ for lv in levels:
     pp_ratio = paired(base, new, pp[0])[0] if pp else None
     aff_ratios = [r for r in (paired(base, new, k)[0] for k in aff) if r is not None]
     med_aff = statistics.median(aff_ratios) if aff_ratios else None
-    w(f"| {lv}% | {ns} | {pct(None if pp_ratio is None else pp_ratio - 1)} | "
+    rounds_file = os.path.join(d, "ROUNDS.txt")
+    nr = open(rounds_file).read().strip() if os.path.exists(rounds_file) else "?"
+    w(f"| {lv}%{' (A/A of the gate)' if float(lv) == 0 else ''} | {ns} | {nr} | {pct(None if pp_ratio is None else pp_ratio - 1)} | "
       f"{pct(None if med_aff is None else med_aff - 1)} | {share(len(aff_flag), len(aff))} | "
       f"{share(len(unaff_flag), len(unaff))} | "
       f"{'REGRESSION' if run_level(os.path.join(d, 'COMPARE.md')) else 'no regression'} |")

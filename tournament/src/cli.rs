@@ -73,10 +73,12 @@ enum Command {
         /// Compare even when provenance differs: ratios only, labelled descriptive, no verdict.
         #[arg(long)]
         descriptive: bool,
-        /// The two runs were measured in the same rounds (`make bench-ab` passes it): pair
-        /// sample s of NEW with sample s of OLD. Never for runs taken one after the other.
-        #[arg(long)]
-        interleaved: bool,
+        /// The two runs were measured in the same rounds of N samples per side (`make bench-ab`
+        /// passes its SAMPLES_PER_ROUND; bare `--interleaved` means 1): pair them by round.
+        /// Never for runs taken one after the other.
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1",
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        interleaved: Option<u32>,
         /// Also write the markdown to this file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -117,7 +119,7 @@ enum Command {
 
 #[derive(Args)]
 struct SoakArgs {
-    /// Comma-separated contender ids (default: main,baseline,alt-one,alt-two,alt-three).
+    /// Comma-separated contender ids (default: every loop, ours and the peers, no ablations).
     #[arg(long, value_delimiter = ',')]
     contenders: Option<Vec<String>>,
     /// Wall time, seconds (each contender soaks this long, all at once).
@@ -260,7 +262,12 @@ where
         }
         Command::Validate { dir } => validate_cmd(&dir),
         Command::Compare { old, new, threshold, descriptive, interleaved, out } => {
-            let opts = crate::compare::Options { threshold, descriptive, interleaved };
+            let opts = crate::compare::Options {
+                threshold,
+                descriptive,
+                interleaved: interleaved.is_some(),
+                samples_per_round: interleaved.unwrap_or(1),
+            };
             compare_cmd(&old, &new, &opts, out.as_deref())
         }
         Command::VerdictDiff { a, b } => verdict_diff_cmd(&a, &b),
@@ -383,12 +390,12 @@ fn verdict_diff_cmd(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
 }
 
 fn soak_cmd(args: SoakArgs, registry: Vec<&'static Contender>, command_line: &str) -> ExitCode {
-    let default: Vec<String> =
-        crate::soak::DEFAULT_CONTENDERS.iter().map(|s| (*s).to_string()).collect();
-    let wanted = args.contenders.unwrap_or(default);
-    let selected = match run::select("contender", Some(&wanted), registry, |c| c.id) {
-        Ok(s) => s,
-        Err(e) => return fail(2, &e),
+    let selected = match &args.contenders {
+        None => crate::soak::default_selection(&registry),
+        Some(wanted) => match run::select("contender", Some(wanted), registry, |c| c.id) {
+            Ok(s) => s,
+            Err(e) => return fail(2, &e),
+        },
     };
     let settings = loop_conformance::soak::SoakSettings {
         duration: std::time::Duration::from_secs(args.seconds),
@@ -403,11 +410,11 @@ fn soak_cmd(args: SoakArgs, registry: Vec<&'static Contender>, command_line: &st
         args.seconds,
         crate::soak::PROGRESS_EVERY.as_secs()
     );
-    let outcomes = match crate::soak::soak_all(&selected, &settings) {
+    let (outcomes, rss) = match crate::soak::soak_all(&selected, &settings) {
         Ok(o) => o,
         Err(e) => return fail(2, &e),
     };
-    let md = crate::soak::render_markdown(&outcomes, &settings, command_line);
+    let md = crate::soak::render_markdown(&outcomes, &rss, &settings, command_line);
     if let Err(e) = crate::soak::write_report(&args.out, &md) {
         return fail(1, &e);
     }

@@ -13,11 +13,15 @@
 //!
 //! **Per cell.** From the raw samples of both runs (ok samples only; the cell's primary metric,
 //! ns/task or ns/op, which must be the same unit in both), the ratio new/old and its 95% CI.
-//! When the runs were measured **interleaved** (`--interleaved`: `make bench-ab` takes sample *s*
-//! of both builds in the same round, ABBA order) and both hold at least 6 common sample indices,
-//! the comparison is *paired*: sample *s* of NEW with sample *s* of OLD
-//! ([`stats::paired_ratio`], Hodges–Lehmann with the signed-rank interval), so the machine's
-//! drift between rounds cancels in the pairs. Otherwise — in particular for two runs taken one
+//! When the runs were measured **interleaved** (`--interleaved N`: `make bench-ab` adds N
+//! samples per cell to both builds in each round, ABBA order) and both measured at least 6
+//! common rounds, the comparison is *paired by round*: the median of NEW's samples of round *r*
+//! over the median of OLD's ([`crate::verdict::round_pairs_of`]; Hodges–Lehmann with the
+//! signed-rank interval over the rounds, [`stats::paired_ratio`]), so the machine's drift
+//! between rounds cancels in the pairs. The round is the unit because the samples of one round
+//! share one process per side: counted as independent pairs they gave intervals too narrow
+//! (the first interleaved calibration flagged 2 of 30 unchanged cells with 18 per-sample
+//! pairs). Otherwise — in particular for two runs taken one
 //! after the other, whose sample *s* share nothing but an index — the ratio of medians with a
 //! two-sample percentile bootstrap CI ([`stats::bootstrap_ratio_of_medians_ci`]). The change
 //! is *significant* when the CI excludes 1.
@@ -233,6 +237,8 @@ pub struct Comparison {
     pub judged: usize,
     /// Whether the runs were compared as interleaved ([`Options::interleaved`]).
     pub interleaved: bool,
+    /// Samples per round of an interleaved comparison ([`Options::samples_per_round`]).
+    pub samples_per_round: u32,
     /// Run-level sign test: (cells slower beyond the threshold, cells faster beyond it,
     /// one-sided binomial p of that many or more slower under "no change").
     pub sign_test: (usize, usize, f64),
@@ -303,7 +309,11 @@ pub fn compare_dirs(
     threshold: f64,
     descriptive: bool,
 ) -> Result<Comparison, CompareError> {
-    compare_dirs_with(old, new, &Options { threshold, descriptive, interleaved: false })
+    compare_dirs_with(
+        old,
+        new,
+        &Options { threshold, descriptive, interleaved: false, samples_per_round: 1 },
+    )
 }
 
 /// How to compare.
@@ -313,8 +323,11 @@ pub struct Options {
     pub threshold: f64,
     /// Compare even when the provenance differs (ratios only, no verdicts).
     pub descriptive: bool,
-    /// The runs' samples were taken in the same rounds (`make bench-ab`): pair them by index.
+    /// The runs' samples were taken in the same rounds (`make bench-ab`): pair them by round.
     pub interleaved: bool,
+    /// With `interleaved`: how many consecutive sample indices one round added to each side
+    /// (bench-ab's SAMPLES_PER_ROUND); the round, not the sample, is the unit of the pairs.
+    pub samples_per_round: u32,
 }
 
 /// [`compare_dirs`] with every option.
@@ -343,7 +356,7 @@ pub fn compare_runs(
     threshold: f64,
     descriptive: bool,
 ) -> Result<Comparison, CompareError> {
-    let opts = Options { threshold, descriptive, interleaved: false };
+    let opts = Options { threshold, descriptive, interleaved: false, samples_per_round: 1 };
     compare_runs_with(old_samples, old_prov, new_samples, new_prov, &opts)
 }
 
@@ -358,7 +371,7 @@ pub fn compare_runs_with(
     new_prov: &Provenance,
     opts: &Options,
 ) -> Result<Comparison, CompareError> {
-    let Options { threshold, descriptive, interleaved } = *opts;
+    let Options { threshold, descriptive, interleaved, samples_per_round } = *opts;
     let differs = provenance_diff(old_prov, new_prov);
     if !differs.is_empty() && !descriptive {
         return Err(CompareError::Refused(differs));
@@ -380,7 +393,7 @@ pub fn compare_runs_with(
         let new_recs: Vec<&RawSample> = new_cells.get(&k).cloned().unwrap_or_default();
         let vals = |r: &[&RawSample]| summarize::primary_values(r);
         let pairs = if interleaved {
-            crate::verdict::pairs_of(&new_recs, &old_recs)
+            crate::verdict::round_pairs_of(&new_recs, &old_recs, samples_per_round)
         } else {
             Vec::new() // runs taken one after the other: sample s of each shares only an index
         };
@@ -416,6 +429,7 @@ pub fn compare_runs_with(
         z,
         judged,
         interleaved,
+        samples_per_round,
         sign_test,
     })
 }
@@ -606,9 +620,9 @@ pub fn render_markdown(c: &Comparison) -> String {
     let _ = writeln!(
         md,
         "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
-         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired for interleaved runs \
-         (`--interleaved`, as `make bench-ab` takes index *s* of both builds in the same ABBA \
-         round) holding ≥ 6 common sample indices (Hodges–Lehmann of the per-index ratios, \
+         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired by round for \
+         interleaved runs (`--interleaved N`, as `make bench-ab` adds N samples per side per ABBA \
+         round) holding ≥ 6 common rounds (Hodges–Lehmann of the per-round ratios of medians, \
          signed-rank interval), else ratio of medians with a percentile bootstrap ({} \
          resamples, fixed seed). These runs: {}. Each CI is \
          widened by ± z·σ_b in log space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of \
@@ -619,7 +633,11 @@ pub fn render_markdown(c: &Comparison) -> String {
          *improvement*: the mirror image (ratio ≤ 1/{}); a cell measured before and not now is \
          *lost* (also a failure). Samples per cell: {} old, {} new.\n",
         stats::BOOTSTRAP_RESAMPLES,
-        if c.interleaved { "interleaved" } else { "not interleaved (unpaired)" },
+        if c.interleaved {
+            format!("interleaved, {} samples per round", c.samples_per_round)
+        } else {
+            "not interleaved (unpaired)".to_string()
+        },
         c.between_run_sigma,
         c.z,
         FAMILY_ALPHA,

@@ -16,20 +16,48 @@ use crate::{raw, summarize};
 /// File name of the index.
 pub const INDEX_FILE: &str = "README.md";
 
-/// Renders the index of the run folders directly under `dir`, newest run id first.
+/// How deep below `dir` run folders are looked for: `results/<run>`, `results/calibration/aa-1`,
+/// `results/calibration/power-5pct/base`.
+pub const MAX_DEPTH: usize = 3;
+
+/// The run folders under `dir`, at most [`MAX_DEPTH`] levels down (a run folder's own
+/// subfolders are not searched), as paths relative to `dir`.
+fn find_runs(
+    dir: &Path,
+    rel: &Path,
+    depth: usize,
+    out: &mut Vec<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let here = dir.join(rel);
+    if !rel.as_os_str().is_empty() && crate::merge::is_run_dir(&here) {
+        out.push(rel.to_path_buf());
+        return Ok(());
+    }
+    if depth == 0 {
+        return Ok(());
+    }
+    let entries = fs::read_dir(&here).with_context(|| format!("listing {}", here.display()))?;
+    for e in entries.filter_map(Result::ok) {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            find_runs(dir, &rel.join(e.file_name()), depth - 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders the index of the run folders under `dir` (down to [`MAX_DEPTH`] levels: the
+/// calibration's runs live in `results/calibration/`), sorted by path, newest run id first
+/// among siblings.
 ///
 /// # Errors
 /// `dir` cannot be listed. A run folder that cannot be loaded is listed with its error, not
 /// skipped.
 pub fn render_index(dir: &Path) -> anyhow::Result<String> {
-    let mut runs: Vec<_> = fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| crate::merge::is_run_dir(p))
-        .collect();
-    runs.sort();
-    runs.reverse();
+    let mut rels = Vec::new();
+    find_runs(dir, Path::new(""), MAX_DEPTH, &mut rels)?;
+    rels.sort();
+    rels.reverse();
+    let runs: Vec<std::path::PathBuf> = rels.iter().map(|r| dir.join(r)).collect();
     let mut md = String::new();
     let _ = writeln!(md, "# Results\n");
     let _ = writeln!(
@@ -45,8 +73,8 @@ pub fn render_index(dir: &Path) -> anyhow::Result<String> {
         "| Run | Started (UTC) | Mode × samples | Host / CPU | Git | Cells | Valid |\n\
          |---|---|---|---|---|---|---|"
     );
-    for r in &runs {
-        let name = r.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for (r, rel) in runs.iter().zip(&rels) {
+        let name = rel.to_string_lossy().into_owned();
         match raw::load_run(r) {
             Ok((samples, p)) => {
                 let rows = summarize::summarize_for(&samples, Some(&p));

@@ -37,9 +37,32 @@ pub fn soak_loop<L: loop_api::EventLoop>(
 /// How often progress is printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
-/// The contenders a soak selects by default: each of our loop families' flagship entry (no
-/// ablations: they share the code of their family).
-pub const DEFAULT_CONTENDERS: &[&str] = &["main", "baseline", "alt-one", "alt-two", "alt-three"];
+/// The contenders a soak selects by default: every loop of `registry` (those with a soak
+/// function: not the `floor` reference), our five and the peers, without the ablations (`main/*`:
+/// the same code as their family under another configuration) and without those that cannot
+/// run on this machine (e.g. `libuv` when the library is not installed).
+pub fn default_selection(registry: &[&'static Contender]) -> Vec<&'static Contender> {
+    registry
+        .iter()
+        .copied()
+        .filter(|c| c.soak.is_some() && !c.id.contains('/') && c.unavailable().is_none())
+        .collect()
+}
+
+/// Resident set size of the whole soak process, MiB, at two moments: after the first minute
+/// (or the first progress line of a shorter soak) and at the end; so a reader sees whether
+/// memory stayed bounded over the rounds (every round builds and drops fresh loops).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RssWitness {
+    /// RSS when the first progress line was printed, MiB.
+    pub early_mib: Option<f64>,
+    /// RSS when every soak had finished, MiB.
+    pub end_mib: Option<f64>,
+}
+
+fn rss_mib() -> Option<f64> {
+    crate::workloads::footprint::rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0))
+}
 
 /// One contender's outcome.
 #[derive(Debug, Clone)]
@@ -54,14 +77,18 @@ pub struct SoakOutcome {
 /// [`PROGRESS_EVERY`] to stderr. Returns one outcome per contender, in the given order.
 ///
 /// # Errors
-/// A contender without a soak function (a reference like `floor`, not a loop).
+/// A contender without a soak function (a reference like `floor`, not a loop), or one that
+/// cannot run here ([`Contender::unavailable`]).
 pub fn soak_all(
     selected: &[&'static Contender],
     settings: &SoakSettings,
-) -> Result<Vec<SoakOutcome>, String> {
+) -> Result<(Vec<SoakOutcome>, RssWitness), String> {
     let mut jobs = Vec::new();
     for c in selected {
         let f = c.soak.ok_or_else(|| format!("`{}` is not a loop and cannot be soaked", c.id))?;
+        if let Some(why) = c.unavailable() {
+            return Err(format!("`{}` cannot be soaked here: {why}", c.id));
+        }
         jobs.push((*c, f));
     }
     let live: Arc<Mutex<Vec<SoakTotals>>> =
@@ -69,12 +96,21 @@ pub fn soak_all(
     let stop = AtomicBool::new(false);
     let done = AtomicBool::new(false);
     let start = Instant::now();
+    let early: Mutex<Option<(bool, Option<f64>)>> = Mutex::new(None);
     let outcomes = std::thread::scope(|s| {
         let printer = s.spawn(|| {
             let mut next = PROGRESS_EVERY;
             while !done.load(Ordering::Acquire) {
                 if start.elapsed() >= next {
                     next += PROGRESS_EVERY;
+                    // The first line's RSS, replaced once by the first line after a minute
+                    // (start-up allocations are over by then).
+                    let mut e = early.lock().unwrap_or_else(PoisonError::into_inner);
+                    let minute = start.elapsed() >= Duration::from_secs(60);
+                    if e.is_none() || (minute && !matches!(*e, Some((true, _)))) {
+                        *e = Some((minute, rss_mib()));
+                    }
+                    drop(e);
                     let now = live.lock().unwrap_or_else(PoisonError::into_inner).clone();
                     eprintln!(
                         "{}",
@@ -121,11 +157,16 @@ pub fn soak_all(
         printer.thread().unpark();
         totals
     });
-    Ok(jobs
+    let rss = RssWitness {
+        early_mib: early.lock().unwrap_or_else(PoisonError::into_inner).and_then(|(_, m)| m),
+        end_mib: rss_mib(),
+    };
+    let outcomes = jobs
         .iter()
         .zip(outcomes)
         .map(|((c, _), totals)| SoakOutcome { id: c.id.to_string(), totals })
-        .collect())
+        .collect();
+    Ok((outcomes, rss))
 }
 
 fn jobs_ids(selected: &[&Contender]) -> Vec<String> {
@@ -148,7 +189,12 @@ fn progress_line(elapsed: Duration, total: Duration, ids: &[String], now: &[Soak
 }
 
 /// The report: provenance, settings, one row per contender, the findings, the verdict.
-pub fn render_markdown(outcomes: &[SoakOutcome], settings: &SoakSettings, command: &str) -> String {
+pub fn render_markdown(
+    outcomes: &[SoakOutcome],
+    rss: &RssWitness,
+    settings: &SoakSettings,
+    command: &str,
+) -> String {
     let build = BuildInfo::current();
     let now = crate::env::utc_rfc3339(SystemTime::now());
     let mut md = String::new();
@@ -166,12 +212,13 @@ pub fn render_markdown(outcomes: &[SoakOutcome], settings: &SoakSettings, comman
     let _ = writeln!(
         md,
         "Each contender ran `loop_conformance::soak` (crates/conformance/src/soak.rs) on its own \
-         thread for {} s, all side by side: rounds of {} tasks from {} producer threads, every \
-         {}th task submitting a follow-up from the loop thread; rounds end in turn with a \
+         thread for {} s, all side by side: rounds of {} tasks from {} producer threads; from the \
+         loop thread, one task in {} submits a follow-up, one schedules a microtask and one a \
+         timer (where declared); rounds end in turn with a \
          drained shutdown, a shutdown racing the producers, and a close racing them. Every \
-         closure is accounted for by id: accepted closures run exactly once on the loop thread \
-         or are counted by `close`, rejected ones come back, every closure is dropped exactly \
-         once. Bound of every wait: {} s.\n",
+         closure is accounted for by id: accepted tasks and microtasks run exactly once on the \
+         loop thread or are counted by `close`, timers still pending when a drain ends may be \
+         dropped instead, rejected closures come back, every closure is dropped exactly once. Bound of every wait: {} s.\n",
         settings.duration.as_secs(),
         settings.tasks_per_round,
         settings.producers,
@@ -202,6 +249,14 @@ pub fn render_markdown(outcomes: &[SoakOutcome], settings: &SoakSettings, comman
             t.failed_rounds
         );
     }
+    let mib = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.1} MiB"));
+    let _ = writeln!(
+        md,
+        "\nMemory: the process's RSS (all soaks together) was {} early in the soak and {} at \
+         the end.",
+        mib(rss.early_mib),
+        mib(rss.end_mib)
+    );
     let findings: Vec<String> = outcomes
         .iter()
         .flat_map(|o| o.totals.findings.iter().map(move |f| format!("- `{}` {f}", o.id)))

@@ -174,6 +174,30 @@ pub fn pairs_of(a: &[&RawSample], b: &[&RawSample]) -> Vec<(f64, f64)> {
     idx.iter().map(|s| (va[s], vb[s])).collect()
 }
 
+/// The pairs of `a` and `b` by **round** of `per_round` consecutive sample indices (indices
+/// `r·per_round … r·per_round + per_round − 1` form round `r`, as `make bench-ab` adds
+/// `per_round` samples per side per round): for each round in which both measured a common
+/// index, (median of a's values, median of b's values) over those common indices, in round
+/// order. The samples of one round share a process on each side, so they are not independent
+/// pairs; the round is the unit a paired interval may count. `per_round` 0 is taken as 1, which
+/// gives [`pairs_of`].
+pub fn round_pairs_of(a: &[&RawSample], b: &[&RawSample], per_round: u32) -> Vec<(f64, f64)> {
+    let per = per_round.max(1);
+    let (va, vb) = (values_by_sample(a), values_by_sample(b));
+    let mut rounds: std::collections::BTreeMap<u32, (Vec<f64>, Vec<f64>)> = Default::default();
+    for (s, x) in &va {
+        if let Some(y) = vb.get(s) {
+            let r = rounds.entry(s / per).or_default();
+            r.0.push(*x);
+            r.1.push(*y);
+        }
+    }
+    rounds
+        .into_values()
+        .filter_map(|(xs, ys)| Some((crate::stats::median(&xs)?, crate::stats::median(&ys)?)))
+        .collect()
+}
+
 /// Every paired comparison of `flagship` in a run: for each timed (workload, param) table in
 /// which the flagship's cell is measured, one [`Comparison`] with every other measured contender
 /// except the floor reference, in the order of `rows` (tables in report order, contenders by

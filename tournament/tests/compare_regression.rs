@@ -223,13 +223,23 @@ fn interleaved_runs_judge_an_unstable_cell_by_its_pairs_and_unpaired_runs_do_not
     assert!(!unpaired.interleaved);
     assert_eq!(cell(&unpaired).verdict, Verdict::NotJudged);
     assert!(!cell(&unpaired).paired);
-    let opts =
-        tournament::compare::Options { threshold: 0.05, descriptive: false, interleaved: true };
+    let opts = tournament::compare::Options {
+        threshold: 0.05,
+        descriptive: false,
+        interleaved: true,
+        samples_per_round: 1,
+    };
     let paired = tournament::compare::compare_runs_with(&old, &old_p, &new, &new_p, &opts).unwrap();
     let x = cell(&paired);
     assert!(x.paired);
     assert!((x.ratio.unwrap() - 1.3).abs() < 1e-6, "{:?}", x.ratio);
     assert_eq!(x.verdict, Verdict::Regression, "{}", render_markdown(&paired));
     assert_eq!(paired.failures(), 1, "the 39 unchanged cells stay unflagged");
-    assert!(render_markdown(&paired).contains("These runs: interleaved."));
+    assert!(render_markdown(&paired).contains("These runs: interleaved, 1 samples per round."));
+    // Rounds of 3 samples: 7 samples make 3 rounds, too few for a paired interval (6), so the
+    // cell is compared unpaired and, being unstable, not judged.
+    let opts = tournament::compare::Options { samples_per_round: 3, ..opts };
+    let by_3 = tournament::compare::compare_runs_with(&old, &old_p, &new, &new_p, &opts).unwrap();
+    assert!(!cell(&by_3).paired);
+    assert_eq!(cell(&by_3).verdict, Verdict::NotJudged);
 }

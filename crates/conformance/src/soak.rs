@@ -20,8 +20,12 @@
 //! 3. [`Ending::CloseRace`]: `close` once half the round was accepted, while the producers keep
 //!    submitting (what was queued is dropped and counted by `close`'s return value).
 //!
-//! Every 16th task submits a follow-up task from the loop thread (reentrant `submit`), which
-//! may itself be accepted (also while a shutdown drains) or rejected (after close).
+//! From the loop thread, every 16th task submits a follow-up task (reentrant `submit`); where the
+//! loop declares them, another 16th schedules a microtask and another a timer (half due at
+//! once, half after 1 ms, so some are still pending when a round stops). Each may be accepted
+//! (also while a shutdown drains) or rejected (after close). Timers still pending when a
+//! graceful drain ends are dropped unrun, as the contract allows, so a shutdown round holds
+//! timers only to "run or dropped, exactly once"; tasks and microtasks must all run.
 //!
 //! Every wait is bounded ([`SoakSettings::wait_bound`]); a loop that hangs is a finding of the
 //! round, not a hung soak. No sleeps anywhere.
@@ -35,8 +39,52 @@ use loop_api::{EventLoop, LoopConfig, RunError};
 
 use crate::support::{Deadline, LoopThread, ProbeSet, spawn_bounded};
 
-/// One follow-up task is submitted from the loop thread by every `FOLLOW_UP_EVERY`-th task.
+/// From the loop thread, task `id` submits a follow-up task when `id % FOLLOW_UP_EVERY == 0`,
+/// schedules a microtask when it is `FOLLOW_UP_EVERY / 2`, a timer when `FOLLOW_UP_EVERY / 4`.
 pub const FOLLOW_UP_EVERY: usize = 16;
+
+/// Which id range a probe belongs to (producers' tasks first, then one range per follow-up kind,
+/// each `n.div_ceil(FOLLOW_UP_EVERY)` long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Task,
+    FollowUp,
+    Microtask,
+    Timer,
+}
+
+/// The id layout of a round of `n` producer tasks.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    n: usize,
+    per_kind: usize,
+}
+
+impl Layout {
+    fn new(n: usize) -> Self {
+        Layout { n, per_kind: n.div_ceil(FOLLOW_UP_EVERY) }
+    }
+    fn total(&self) -> usize {
+        self.n + 3 * self.per_kind
+    }
+    fn child(&self, kind: Kind, parent: usize) -> usize {
+        let slot = parent / FOLLOW_UP_EVERY;
+        match kind {
+            Kind::Task => parent,
+            Kind::FollowUp => self.n + slot,
+            Kind::Microtask => self.n + self.per_kind + slot,
+            Kind::Timer => self.n + 2 * self.per_kind + slot,
+        }
+    }
+    fn kind_of(&self, id: usize) -> Kind {
+        match id.checked_sub(self.n).map(|k| k / self.per_kind) {
+            None => Kind::Task,
+            Some(0) => Kind::FollowUp,
+            Some(1) => Kind::Microtask,
+            _ => Kind::Timer,
+        }
+    }
+}
 
 /// How a round stops its loop (they cycle in this order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +234,10 @@ pub fn soak<L: EventLoop>(
 
 /// Counters shared by the producers and the tasks of one round.
 struct RoundCounters {
+    /// Accepted tasks and microtasks.
     accepted: AtomicU64,
+    /// Accepted timers.
+    accepted_timers: AtomicU64,
     rejected: AtomicU64,
 }
 
@@ -200,14 +251,17 @@ fn soak_round<L: EventLoop>(
 ) -> Result<(), String> {
     let ending = Ending::of_round(round);
     let n = settings.tasks_per_round;
-    let follow_ups = n.div_ceil(FOLLOW_UP_EVERY);
-    let set = ProbeSet::new(n + follow_ups);
+    let layout = Layout::new(n);
+    let set = ProbeSet::new(layout.total());
     let lp = Arc::new(L::new(config).map_err(|e| format!("L::new failed: {e}"))?);
     let mut lt = LoopThread::spawn(&lp, "soak-loop", settings.wait_bound)
         .map_err(|e| format!("cannot spawn the loop thread: {e}"))?;
     let loop_tid = lt.thread_id();
-    let counters =
-        Arc::new(RoundCounters { accepted: AtomicU64::new(0), rejected: AtomicU64::new(0) });
+    let counters = Arc::new(RoundCounters {
+        accepted: AtomicU64::new(0),
+        accepted_timers: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+    });
     let start_line = Arc::new(Barrier::new(settings.producers + 1));
 
     let mut producers = Vec::with_capacity(settings.producers);
@@ -222,7 +276,7 @@ fn soak_round<L: EventLoop>(
                 start_line.wait();
                 let weak = Arc::downgrade(&lp);
                 for id in (p..n).step_by(stride) {
-                    let task = task_for(&set, &weak, &counters, id, n);
+                    let task = task_for(&set, &weak, &counters, id, layout);
                     match lp.submit(task) {
                         Ok(()) => {
                             counters.accepted.fetch_add(1, Ordering::SeqCst);
@@ -279,7 +333,8 @@ fn soak_round<L: EventLoop>(
     // Once `run` returned nothing of this round is still running or queued; `close` after a
     // completed shutdown is a no-op returning 0, which keeps the sum exact either way.
     dropped_by_close += lp.close();
-    let accepted = counters.accepted.load(Ordering::SeqCst);
+    let accepted_timers = counters.accepted_timers.load(Ordering::SeqCst);
+    let accepted = counters.accepted.load(Ordering::SeqCst) + accepted_timers;
     let rejected = counters.rejected.load(Ordering::SeqCst);
     let ran = set.ran_count();
 
@@ -293,11 +348,13 @@ fn soak_round<L: EventLoop>(
         totals.note(round, format!("{} handles to the loop outlived the round", lp_alive - 1));
     }
 
-    let made = n + follow_ups;
-    let (mut twice, mut bad_drops) = (0_u64, 0_u64);
-    for id in 0..made {
+    let (mut twice, mut bad_drops, mut timers_ran) = (0_u64, 0_u64, 0_u64);
+    for id in 0..layout.total() {
         if set.runs_of(id) > 1 {
             twice += 1;
+        }
+        if layout.kind_of(id) == Kind::Timer && set.runs_of(id) > 0 {
+            timers_ran += 1;
         }
         // Every closure made is dropped exactly once; a follow-up id whose parent never ran was
         // never made.
@@ -306,8 +363,16 @@ fn soak_round<L: EventLoop>(
         }
     }
     let off_thread = set.threads().iter().filter(|t| **t != loop_tid).count() as u64;
-    let lost = accepted.saturating_sub(ran + dropped_by_close);
-    let excess = (ran + dropped_by_close).saturating_sub(accepted);
+    // `close` drops (and counts) every queued task, microtask and timer; a completed drain runs
+    // every task and microtask but may drop timers not yet due (uncounted), so there the
+    // conservation is over tasks and microtasks only, and the drop check holds the timers.
+    let (want, got) = if ending == Ending::CloseRace {
+        (accepted, ran + dropped_by_close)
+    } else {
+        (accepted - accepted_timers, ran - timers_ran + dropped_by_close)
+    };
+    let lost = want.saturating_sub(got);
+    let excess = got.saturating_sub(want);
 
     totals.accepted += accepted;
     totals.rejected += rejected;
@@ -345,31 +410,47 @@ fn soak_round<L: EventLoop>(
     Ok(())
 }
 
-/// The closure for producer id `id`: runs its probe and, every [`FOLLOW_UP_EVERY`]-th id,
-/// submits the follow-up id `n + id / FOLLOW_UP_EVERY` from the loop thread.
+/// What a producer task does from the loop thread after running its probe ([`FOLLOW_UP_EVERY`]).
+fn follow_up_kind<L: EventLoop>(id: usize) -> Option<Kind> {
+    match id % FOLLOW_UP_EVERY {
+        0 => Some(Kind::FollowUp),
+        r if r == FOLLOW_UP_EVERY / 2 && L::CAPABILITIES.microtasks => Some(Kind::Microtask),
+        r if r == FOLLOW_UP_EVERY / 4 && L::CAPABILITIES.timers => Some(Kind::Timer),
+        _ => None,
+    }
+}
+
+/// The closure for producer id `id`: runs its probe and, for some ids, submits a follow-up
+/// task, schedules a microtask or a timer from the loop thread ([`follow_up_kind`]).
 fn task_for<L: EventLoop>(
     set: &Arc<ProbeSet>,
     lp: &Weak<L>,
     counters: &Arc<RoundCounters>,
     id: usize,
-    n: usize,
+    layout: Layout,
 ) -> impl FnOnce() + Send + 'static + use<L> {
     let probe = set.probe(id);
-    let follow_up = (id % FOLLOW_UP_EVERY == 0).then(|| {
-        (Arc::clone(set), Weak::clone(lp), Arc::clone(counters), n + id / FOLLOW_UP_EVERY)
+    let follow_up = follow_up_kind::<L>(id).map(|kind| {
+        (Arc::clone(set), Weak::clone(lp), Arc::clone(counters), kind, layout.child(kind, id))
     });
     move || {
         probe.run();
-        if let Some((set, lp, counters, child)) = follow_up
-            && let Some(lp) = lp.upgrade()
-        {
-            match lp.submit(set.task(child)) {
-                Ok(()) => counters.accepted.fetch_add(1, Ordering::SeqCst),
-                Err(rejected) => {
-                    drop(rejected.task);
-                    counters.rejected.fetch_add(1, Ordering::SeqCst)
-                }
-            };
-        }
+        let Some((set, lp, counters, kind, child)) = follow_up else { return };
+        let Some(lp) = lp.upgrade() else { return };
+        let accepted = match kind {
+            Kind::Microtask => lp.schedule_microtask(set.task(child)).map_err(|r| drop(r.task)),
+            Kind::Timer => {
+                // Half due at once, half after 1 ms: some are pending when the round stops.
+                let delay = Duration::from_millis((child % 2) as u64);
+                lp.schedule_timer(delay, set.task(child)).map(|_| ()).map_err(|r| drop(r.task))
+            }
+            Kind::Task | Kind::FollowUp => lp.submit(set.task(child)).map_err(|r| drop(r.task)),
+        };
+        let counter = match (accepted, kind) {
+            (Ok(()), Kind::Timer) => &counters.accepted_timers,
+            (Ok(()), _) => &counters.accepted,
+            (Err(()), _) => &counters.rejected,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -41,10 +41,14 @@ fn correct_reference_soaks_clean() {
     println!("{t}");
     assert!(t.clean(), "{t}\n{:#?}", t.findings);
     assert_eq!(t.rounds, 6);
-    // Drained rounds accept all 5,000 + 313 follow-ups; the racing rounds accept at least half.
-    assert!(t.accepted >= 2 * 5_313 + 4 * 2_500, "{t}");
+    // Drained rounds accept all 5,000 (and the follow-ups, microtasks and timers); the racing
+    // rounds accept at least half.
+    assert!(t.accepted >= 2 * 5_000 + 4 * 2_500, "{t}");
     assert!(t.rejected > 0, "the racing endings must reject some submissions: {t}");
-    assert_eq!(t.ran + t.dropped_by_close, t.accepted, "{t}");
+    assert_eq!(t.lost, 0, "{t}");
+    // Only timers still pending when a drain ended may be dropped uncounted.
+    assert!(t.ran + t.dropped_by_close <= t.accepted, "{t}");
+    assert!(t.ran + t.dropped_by_close + 6 * 313 >= t.accepted, "{t}");
     assert!(t.findings.is_empty(), "{:#?}", t.findings);
 }
 
