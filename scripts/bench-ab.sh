@@ -15,7 +15,7 @@
 # When REV's tournament predates `--resume`, the two quick suites run back to back instead
 # (said so in the output and in ORDER.txt): less robust to drift.
 #
-# Environment: ROUNDS (6: the fewest with a 95% paired interval over rounds), SAMPLES_PER_ROUND (2), MODE (--quick), THRESHOLD (5%),
+# Environment: ROUNDS (8; compare's paired interval over rounds needs at least 7), SAMPLES_PER_ROUND (2), MODE (--quick), THRESHOLD (5%),
 # RUN_ARGS (extra `tournament run` flags for both sides, e.g. "--contenders main,baseline"),
 # OUT (results/ab-<rev>-<time>), BASE_BIN and NEW_BIN (prebuilt `tournament` binaries to use
 # instead of building REV and the tree, both run from the repository root; `make calibrate`
@@ -25,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=${1:?usage: scripts/bench-ab.sh <git-rev>}
-rounds=${ROUNDS:-6}
+rounds=${ROUNDS:-8}
 per=${SAMPLES_PER_ROUND:-2}
 mode=${MODE:---quick}
 threshold=${THRESHOLD:-5%}

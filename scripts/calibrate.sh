@@ -9,8 +9,9 @@
 #    `tournament verdict-diff aa-1 aa-2` (share of main-vs-rival verdicts that differ; skipped,
 #    saying so, when this build has no such subcommand).
 # 2. Power: for each level in LEVELS (% of main's ping-pong median ns/task in aa-1, its smallest
-#    param), a `slow-test` build with SLOW_TEST_NS = that many ns per task (injected into main's
-#    submits on ping-pong, burst and multi-producer only: `harness::slow_test_ns`) is measured
+#    param), the `slow-test` build run with SLOW_TEST_NS = that many ns per task (paid by main's
+#    loop thread per task on ping-pong, burst and multi-producer only: `harness::slow_test_ns`;
+#    one build, the delay read at process start) is measured
 #    against the normal build in ROUNDS alternating (ABBA) rounds of SAMPLES_PER_ROUND samples per
 #    cell (`scripts/bench-ab.sh` with prebuilt binaries), restricted by RUN_ARGS; from its
 #    COMPARE.md: the share of the affected cells (main × those workloads) flagged as regressions
@@ -130,16 +131,16 @@ PY
 )
 echo "calibrate: main ping-pong median in aa-1: $base_ns ns/task" >&2
 
+# One slowed build serves every level: a slow-test build reads SLOW_TEST_NS when it starts.
+phase "build slowed"
+(unset SLOW_TEST_NS; CARGO_TARGET_DIR=$slow_target cargo build --release --quiet -p tournament --features slow-test)
+slow="$tmp/tournament-slowed"
+cp "$slow_target/release/tournament" "$slow"
 for pct in $levels; do
   ns=$(python3 -c "print(f'{$base_ns * $pct / 100:.3f}')")
-  phase "build slowed ${pct}% (SLOW_TEST_NS=$ns)"
-  SLOW_TEST_NS=$ns CARGO_TARGET_DIR=$slow_target cargo build --release --quiet -p tournament --features slow-test
-  slow="$tmp/tournament-slow-$pct"
-  cp "$slow_target/release/tournament" "$slow"
-  echo "$ns" >"$tmp/ns-$pct"
-  phase "power ${pct}%"
+  phase "power ${pct}% (SLOW_TEST_NS=$ns)"
   rc=0
-  BASE_BIN=$normal NEW_BIN=$slow OUT="$out/power-${pct}pct" ROUNDS=$rounds SAMPLES_PER_ROUND=$per \
+  SLOW_TEST_NS=$ns BASE_BIN=$normal NEW_BIN=$slow OUT="$out/power-${pct}pct" ROUNDS=$rounds SAMPLES_PER_ROUND=$per \
     MODE=$mode THRESHOLD=$threshold RUN_ARGS=$run_args scripts/bench-ab.sh HEAD >/dev/null || rc=$?
   [ -s "$out/power-${pct}pct/COMPARE.md" ] || { echo "calibrate: power ${pct}% failed (exit $rc)" >&2; exit 1; }
   echo "$ns" >"$out/power-${pct}pct/SLOW_TEST_NS.txt"
@@ -276,8 +277,8 @@ w("")
 
 # --- power ---------------------------------------------------------------------------------
 w("## Power: graded injected slowdowns\n")
-w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s submits "
-  f"on ping-pong, burst and multi-producer only (the affected cells; `harness::slow_test_ns`). Levels "
+w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s tasks, "
+  f"paid on its loop thread, on ping-pong, burst and multi-producer only (the affected cells; `harness::slow_test_ns`). Levels "
   f"are percentages of `main`'s ping-pong median in `aa-1` ({base_ns:.3f} ns/task). Each level: "
   f"`scripts/bench-ab.sh` normal (base) vs slowed (new) in ABBA rounds (column *rounds*) of "
   f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`, compared with "

@@ -14,8 +14,8 @@
 //! **Per cell.** From the raw samples of both runs (ok samples only; the cell's primary metric,
 //! ns/task or ns/op, which must be the same unit in both), the ratio new/old and its 95% CI.
 //! When the runs were measured **interleaved** (`--interleaved N`: `make bench-ab` adds N
-//! samples per cell to both builds in each round, ABBA order) and both measured at least 6
-//! common rounds, the comparison is *paired by round*: the median of NEW's samples of round *r*
+//! samples per cell to both builds in each round, ABBA order) and both measured at least 7
+//! common rounds (for the 98% interval of [`PAIRED_CI_LEVEL_PCT`]), the comparison is *paired by round*: the median of NEW's samples of round *r*
 //! over the median of OLD's ([`crate::verdict::round_pairs_of`]; Hodges–Lehmann with the
 //! signed-rank interval over the rounds, [`stats::paired_ratio`]), so the machine's drift
 //! between rounds cancels in the pairs. The round is the unit because the samples of one round
@@ -70,6 +70,13 @@ use crate::record::{CellStatus, RawSample, SummaryRow};
 use crate::report::text::esc;
 use crate::stats;
 use crate::{raw, summarize};
+
+/// Confidence of each cell's paired interval in `compare`: 98%, so an unchanged cell falls
+/// wholly above 1 at most 1% of the time (the A/A bar: `compare` flags ≤ 1% of cells). At 95%
+/// the gate's own A/A (`make calibrate`, level 0: 10 interleaved rounds) flagged 1 of 35
+/// unchanged cells as a regression and 1 as an improvement, as a 2.5%-per-side rate predicts.
+/// Needs ≥ 7 rounds.
+pub const PAIRED_CI_LEVEL_PCT: f64 = 98.0;
 
 /// Default regression threshold: 5%.
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
@@ -574,7 +581,7 @@ fn judge(
         (Some(_), None) => Verdict::Lost,
         (Some(_), Some(_)) if o.unit != n.unit => Verdict::UnitChanged,
         (Some(a), Some(b)) => {
-            match stats::paired_ratio(new_old_pairs) {
+            match stats::paired_ratio_at(new_old_pairs, PAIRED_CI_LEVEL_PCT) {
                 Some(p) => {
                     c.ratio = Some(p.ratio);
                     c.ci = Some((p.low, p.high));
@@ -622,8 +629,9 @@ pub fn render_markdown(c: &Comparison) -> String {
         "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
          per-sample primary metric (ns/task or ns/op) with a 95% CI: paired by round for \
          interleaved runs (`--interleaved N`, as `make bench-ab` adds N samples per side per ABBA \
-         round) holding ≥ 6 common rounds (Hodges–Lehmann of the per-round ratios of medians, \
-         signed-rank interval), else ratio of medians with a percentile bootstrap ({} \
+         round) holding ≥ 7 common rounds (Hodges–Lehmann of the per-round ratios of medians, \
+         signed-rank interval at 98%: an unchanged cell lies wholly beyond 1 at most 1% of the \
+         time per side), else ratio of medians with a percentile bootstrap ({} \
          resamples, fixed seed). These runs: {}. Each CI is \
          widened by ± z·σ_b in log space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of \
          ln ratio over the judged cells stable in both runs, less their median within-cell \

@@ -92,6 +92,7 @@ impl Completion {
     /// Called by every task exactly once, on the loop thread.
     #[inline]
     pub fn task_done(&self) {
+        injected_slowdown(); // a `slow-test` build only, see `slow_test_ns`
         let now = self.done.fetch_add(1, Ordering::AcqRel) + 1;
         if now == self.expected.load(Ordering::Acquire) {
             self.waiter.unpark();
@@ -689,15 +690,16 @@ impl<L: EventLoop> Drop for RunningLoop<L> {
 // Injected slowdown (`slow-test` builds)
 // ---------------------------------------------------------------------------------------------
 
-/// The contender whose submits a `slow-test` build slows: `main` only (not its ablations).
+/// The contender whose tasks a `slow-test` build slows: `main` only (not its ablations).
 pub const SLOWED_CONTENDER: &str = "main";
 
-/// The workloads whose submits a `slow-test` build slows (for [`SLOWED_CONTENDER`] only): the
+/// The workloads whose tasks a `slow-test` build slows (for [`SLOWED_CONTENDER`] only): the
 /// submit-throughput family. Every other cell is measured as in a normal build (apart from one
-/// relaxed load per submit), so which cells a slowed run should flag is known exactly.
+/// relaxed load per task), so which cells a slowed run should flag is known exactly.
 pub const SLOWED_WORKLOADS: &[&str] = &["ping-pong", "burst", "multi-producer"];
 
-/// The injected delay when `SLOW_TEST_NS` was not set at build time: 500 ns per task.
+/// The injected delay when `SLOW_TEST_NS` is set neither when the process starts nor at build
+/// time: 500 ns per task.
 pub const DEFAULT_SLOW_TEST_NS: f64 = 500.0;
 
 /// The least number of spin iterations paid at once (see [`slow_test_ns`]).
@@ -706,35 +708,41 @@ pub const SLOW_TEST_CHUNK_ITERS: u64 = 64;
 /// The mean delay per task of this build, ns, or `None` in a normal build (without the
 /// `slow-test` feature).
 ///
-/// A `slow-test` build injects, into every submit the harness makes for [`SLOWED_CONTENDER`] on
-/// [`SLOWED_WORKLOADS`] (the producers' submits, including the untimed warm-up's), a busy-wait of
-/// `SLOW_TEST_NS` ns per task (read at **build** time with `option_env!`, e.g.
-/// `SLOW_TEST_NS=3.2 cargo build --features slow-test`; unset: [`DEFAULT_SLOW_TEST_NS`]). The
-/// wait is never a sleep: it is a chain of dependent integer additions whose rate
-/// (iterations/ns) is calibrated once per process with [`Instant`] (the fastest of five ~2 ms
-/// spins after a warm-up, about 10 ms; [`slow_test_calibration`]). Each task adds its share
-/// (fixed point, 1/65536 iteration) to a per-thread debt, and the debt is paid once it reaches
+/// A `slow-test` build injects, into every task the harness runs for [`SLOWED_CONTENDER`] on
+/// [`SLOWED_WORKLOADS`] (on the loop thread, when the task reports itself done; the untimed
+/// warm-up's tasks too), a busy-wait of `SLOW_TEST_NS` ns per task: read from the environment
+/// when the process starts (so one slowed build serves every level of `make calibrate`), else
+/// at **build** time with `option_env!`, else [`DEFAULT_SLOW_TEST_NS`]. The delay is paid by
+/// the loop thread because that is what a slower loop is: on the submit side it mostly vanished
+/// into the producers' slack (a 1.3 ns/task producer delay moved main's ping-pong by +0.5%),
+/// or, paid in long chunks, changed when the loop parks (+17% for a nominal 5%). The wait is
+/// never a sleep: it is a chain of dependent integer additions whose rate (iterations/ns) is
+/// calibrated once per process with [`Instant`] (the fastest of five ~2 ms spins after a
+/// warm-up, about 10 ms; [`slow_test_calibration`]). Each task adds its share (fixed point,
+/// 1/65536 iteration) to a per-thread debt, and the debt is paid once it reaches
 /// [`SLOW_TEST_CHUNK_ITERS`] iterations (about 15 ns): a delay of a few ns per task would
-/// otherwise be a handful of additions the out-of-order core overlaps with the submit's own
-/// cache misses, i.e. no delay at all. The chunk is kept short because a longer pause changes
-/// the consumer's behaviour, not only the producer's cost: with 1024-iteration chunks (a few
-/// hundred ns) `main`'s loop drained its queue during each pause and headed for its park path,
-/// and a nominal 5% delay measured +17% on ping-pong in the first `make calibrate`. So the *mean* delay per task is the nominal one; how much
-/// it actually slows a cell is measured (`make calibrate` reports the paired slowdown).
+/// otherwise be a handful of additions the out-of-order core overlaps with the task's own cache
+/// misses, i.e. no delay at all. So the *mean* delay per task is the nominal one; how much it
+/// actually slows a cell is measured (`make calibrate` reports the paired slowdown).
 ///
 /// # Panics
-/// `SLOW_TEST_NS` at build time is not a finite number ≥ 0.
+/// `SLOW_TEST_NS` (environment or build time) is not a finite number ≥ 0.
 pub fn slow_test_ns() -> Option<f64> {
     if !cfg!(feature = "slow-test") {
         return None;
     }
-    Some(match option_env!("SLOW_TEST_NS") {
-        None => DEFAULT_SLOW_TEST_NS,
-        Some(s) => match s.trim().parse::<f64>() {
+    static NS: OnceLock<f64> = OnceLock::new();
+    Some(*NS.get_or_init(|| {
+        let parse = |s: &str, from: &str| match s.trim().parse::<f64>() {
             Ok(ns) if ns.is_finite() && ns >= 0.0 => ns,
-            _ => panic!("SLOW_TEST_NS={s:?} at build time: expected a number of ns >= 0"),
-        },
-    })
+            _ => panic!("SLOW_TEST_NS={s:?} ({from}): expected a number of ns >= 0"),
+        };
+        match (std::env::var("SLOW_TEST_NS"), option_env!("SLOW_TEST_NS")) {
+            (Ok(s), _) => parse(&s, "environment"),
+            (Err(_), Some(s)) => parse(s, "build time"),
+            (Err(_), None) => DEFAULT_SLOW_TEST_NS,
+        }
+    }))
 }
 
 /// The env.json `features` entry of a `slow-test` build, `slow-test=<ns>ns` (e.g.
@@ -848,7 +856,7 @@ impl Drop for SlowTestScope {
     }
 }
 
-/// The injected delay of a `slow-test` build at one submit (nothing in a normal build, and one
+/// The injected delay of a `slow-test` build for one task (nothing in a normal build, and one
 /// relaxed load when not armed).
 #[inline(always)]
 pub fn injected_slowdown() {
@@ -864,7 +872,6 @@ pub fn submit_or_fail<L: EventLoop, F: FnOnce() + Send + 'static>(
     lp: &L,
     f: F,
 ) -> Result<(), SampleError> {
-    injected_slowdown(); // a `slow-test` build only, see `slow_test_ns`
     lp.submit(f).map_err(|r| SampleError(format!("submit rejected: {}", r.reason)))
 }
 

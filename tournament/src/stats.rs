@@ -393,7 +393,13 @@ pub fn signed_rank_null(n: usize) -> Vec<f64> {
 /// 1 − 2·P(T⁺ ≤ k − 1) ≥ the nominal level. `None` when no interval reaches the nominal level
 /// (n < 6 at 95%).
 pub fn signed_rank_ci_index(n: usize) -> Option<(usize, f64)> {
-    let alpha = 1.0 - CI_LEVEL_PCT / 100.0;
+    signed_rank_ci_index_at(n, CI_LEVEL_PCT)
+}
+
+/// [`signed_rank_ci_index`] at confidence `level_pct` (e.g. 98.0) instead of [`CI_LEVEL_PCT`].
+/// `None` when no interval of `n` pairs reaches it (n < 6 at 95%, n < 7 at 98%).
+pub fn signed_rank_ci_index_at(n: usize, level_pct: f64) -> Option<(usize, f64)> {
+    let alpha = 1.0 - level_pct / 100.0;
     let null = signed_rank_null(n);
     let mut cum = 0.0;
     let mut best = None;
@@ -436,12 +442,18 @@ pub struct PairedRatio {
 /// Deterministic (sorting by IEEE total order). `None` when fewer than 6 pairs remain (no 95%
 /// interval exists), or any value is not finite and positive (a ratio of times needs both).
 pub fn paired_ratio(pairs: &[(f64, f64)]) -> Option<PairedRatio> {
+    paired_ratio_at(pairs, CI_LEVEL_PCT)
+}
+
+/// [`paired_ratio`] with the interval at confidence `level_pct` instead of [`CI_LEVEL_PCT`]
+/// (`None` also when no interval of this many pairs reaches it).
+pub fn paired_ratio_at(pairs: &[(f64, f64)], level_pct: f64) -> Option<PairedRatio> {
     if pairs.iter().any(|(a, b)| !(a.is_finite() && b.is_finite() && *a > 0.0 && *b > 0.0)) {
         return None;
     }
     let d: Vec<f64> = pairs.iter().map(|(a, b)| a.ln() - b.ln()).collect();
     let n = d.len();
-    let (k, confidence) = signed_rank_ci_index(n)?;
+    let (k, confidence) = signed_rank_ci_index_at(n, level_pct)?;
     let mut walsh = Vec::with_capacity(n * (n + 1) / 2);
     for i in 0..n {
         for j in i..n {
