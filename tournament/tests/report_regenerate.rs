@@ -7,7 +7,7 @@ use tournament::raw;
 use tournament::record::{CellStatus, RAW_SCHEMA_VERSION, RawSample, SampleStatus, SummaryRow};
 use tournament::report;
 use tournament::report::regenerate;
-use tournament::summarize::{self, summarize};
+use tournament::summarize::summarize;
 
 mod report_fixture;
 use report_fixture::*;

@@ -4,6 +4,7 @@
 //! out never leaves a client behind).
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -31,15 +32,27 @@ impl ChildProcess {
     /// # Errors
     /// The program could not be started.
     pub fn spawn(name: &str, program: &Path, args: &[String]) -> Result<Self, SampleError> {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                SampleError(format!("cannot start {name} ({}): {e}", program.display()))
-            })?;
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // The child must not inherit the harness's descriptors (loops' eventfds and epoll fds,
+        // sockets of earlier samples): besides leaking them, they push the child's own fds up,
+        // and wrk sizes its event loop for 10 + 3 × connections descriptors, so at `-c4` an
+        // inherited fd 3–21 made every one of its connects fail ("connect 4" socket errors).
+        // SAFETY: runs in the forked child before exec; close_range(2) is async-signal-safe and
+        // touches nothing but the descriptor table. CLOSE_RANGE_CLOEXEC marks fds ≥ 3
+        // close-on-exec instead of closing them, so std's own exec-error pipe keeps working.
+        unsafe {
+            cmd.pre_exec(|| {
+                const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+                let r = libc::syscall(libc::SYS_close_range, 3_u32, u32::MAX, CLOSE_RANGE_CLOEXEC);
+                // Kernels before 5.11 lack the flag: fds stay inherited, as before.
+                let _ = r;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            SampleError(format!("cannot start {name} ({}): {e}", program.display()))
+        })?;
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().expect("stdout is piped");
         thread::Builder::new()
