@@ -85,7 +85,7 @@ miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nig
 memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
 	scripts/memcheck.sh
 
-soak: ## Conservation soak of our five loops side by side (SECONDS, default 600) → results/soak/SOAK.md; exit 1 on any lost, doubled or leaked closure
+soak: ## Conservation soak of every loop (ours and the peers) side by side (SECONDS, default 600) → results/soak/SOAK.md; exit 1 on any lost, doubled or leaked closure or lost readiness
 	$(RUN) soak --seconds $(or $(SECONDS),600)
 
 fmt: ## Format the workspace.

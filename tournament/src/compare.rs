@@ -624,6 +624,12 @@ pub fn render_markdown(c: &Comparison) -> String {
              runs, not statistical findings, and no regression verdict is made.\n"
         );
     }
+    let pairing = if c.interleaved {
+        format!("interleaved, {} samples per round", c.samples_per_round)
+    } else {
+        "not interleaved (unpaired)".to_string()
+    };
+    let bar = 1.0 + c.threshold / 2.0;
     let _ = writeln!(
         md,
         "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
@@ -637,21 +643,15 @@ pub fn render_markdown(c: &Comparison) -> String {
          ln ratio over the judged cells stable in both runs, less their median within-cell \
          variance), z = {:.2} (two-sided, family-wise α = {} Bonferroni-corrected over the {} \
          judged cells: stable, i.e. ok: ≥ 5 samples and robust spread ≤ 25%, in both runs, or \
-         paired). *Regression*: the whole widened CI above 1 and the ratio ≥ {}; \
-         *improvement*: the mirror image (ratio ≤ 1/{}); a cell measured before and not now is \
+         paired). *Regression*: the whole widened CI above 1 and the ratio ≥ {bar:.3}; \
+         *improvement*: the mirror image (ratio ≤ 1/{bar:.3}); a cell measured before and not now is \
          *lost* (also a failure). Samples per cell: {} old, {} new.\n",
         stats::BOOTSTRAP_RESAMPLES,
-        if c.interleaved {
-            format!("interleaved, {} samples per round", c.samples_per_round)
-        } else {
-            "not interleaved (unpaired)".to_string()
-        },
+        pairing,
         c.between_run_sigma,
         c.z,
         FAMILY_ALPHA,
         c.judged,
-        format!("{:.3}", 1.0 + c.threshold / 2.0),
-        format!("{:.3}", 1.0 + c.threshold / 2.0),
         c.samples.0,
         c.samples.1
     );

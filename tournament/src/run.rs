@@ -482,12 +482,7 @@ fn draw_seed() -> u64 {
 /// seeded with `seed` on stream `cell_index × 2³² + round`, so no contender always runs right
 /// after the same one, and the order is reproducible from env.json alone. `None` (a run recorded
 /// before the shuffle existed) keeps the registry order.
-pub fn round_order<'a, T>(
-    items: &'a [T],
-    seed: Option<u64>,
-    cell_index: usize,
-    round: u32,
-) -> Vec<&'a T> {
+pub fn round_order<T>(items: &[T], seed: Option<u64>, cell_index: usize, round: u32) -> Vec<&T> {
     let mut out: Vec<&T> = items.iter().collect();
     let Some(seed) = seed else { return out };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -71,6 +71,8 @@ pub struct SoakOutcome {
     pub id: String,
     /// Its totals.
     pub totals: SoakTotals,
+    /// Whether it declares readiness (so the soak registered a pipe with it each round).
+    pub readiness: bool,
 }
 
 /// Soaks every contender of `selected` side by side under `settings`, printing progress every
@@ -164,7 +166,11 @@ pub fn soak_all(
     let outcomes = jobs
         .iter()
         .zip(outcomes)
-        .map(|((c, _), totals)| SoakOutcome { id: c.id.to_string(), totals })
+        .map(|((c, _), totals)| SoakOutcome {
+            id: c.id.to_string(),
+            totals,
+            readiness: c.capabilities.readiness,
+        })
         .collect();
     Ok((outcomes, rss))
 }
@@ -177,7 +183,13 @@ fn jobs_ids(selected: &[&Contender]) -> Vec<String> {
 fn progress_line(elapsed: Duration, total: Duration, ids: &[String], now: &[SoakTotals]) -> String {
     let mut line = format!("soak: {}/{} s", elapsed.as_secs(), total.as_secs());
     for (id, t) in ids.iter().zip(now) {
-        let bad = t.lost + t.ran_twice + t.bad_drops + t.off_loop_thread + t.failed_rounds;
+        let bad = t.lost
+            + t.ran_twice
+            + t.bad_drops
+            + t.off_loop_thread
+            + t.failed_rounds
+            + t.unread_bytes
+            + t.calls_after_unregister;
         let _ = write!(
             line,
             " · {id} {:.2}M accepted, {} rounds, {bad} findings",
@@ -211,30 +223,37 @@ pub fn render_markdown(
     );
     let _ = writeln!(
         md,
-        "Each contender ran `loop_conformance::soak` (crates/conformance/src/soak.rs) on its own \
+        "Each contender ran `loop_conformance::soak` (crates/conformance/src/soak/) on its own \
          thread for {} s, all side by side: rounds of {} tasks from {} producer threads; from the \
          loop thread, one task in {} submits a follow-up, one schedules a microtask and one a \
          timer (where declared); rounds end in turn with a \
          drained shutdown, a shutdown racing the producers, and a close racing them. Every \
          closure is accounted for by id: accepted tasks and microtasks run exactly once on the \
          loop thread or are counted by `close`, timers still pending when a drain ends may be \
-         dropped instead, rejected closures come back, every closure is dropped exactly once. Bound of every wait: {} s.\n",
+         dropped instead, rejected closures come back, every closure is dropped exactly once. \
+         Where the loop declares readiness, each round also registers a pipe whose callback \
+         drains it, the producers write a byte into it every {} tasks, and drained rounds check \
+         that every byte is read, then unregister the fd and register it anew (the old callback \
+         must never run again); \"fd callbacks\" counts the readiness calls (— where the loop \
+         declares no readiness). Bound of every wait: {} s.\n",
         settings.duration.as_secs(),
         settings.tasks_per_round,
         settings.producers,
         loop_conformance::soak::FOLLOW_UP_EVERY,
+        loop_conformance::soak::readiness::POKE_EVERY,
         settings.wait_bound.as_secs(),
     );
     let _ = writeln!(
         md,
-        "| contender | wall s | rounds | accepted | rejected | ran | dropped by close | lost | ran twice | bad drops | off loop thread | failed rounds |"
+        "| contender | wall s | rounds | accepted | rejected | ran | dropped by close | lost | ran twice | bad drops | off loop thread | failed rounds | fd callbacks | unread bytes | calls after unregister |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ =
+        writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for o in outcomes {
         let t = &o.totals;
         let _ = writeln!(
             md,
-            "| `{}` | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| `{}` | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             o.id,
             t.elapsed_ms as f64 / 1000.0,
             t.rounds,
@@ -246,7 +265,10 @@ pub fn render_markdown(
             t.ran_twice,
             t.bad_drops,
             t.off_loop_thread,
-            t.failed_rounds
+            t.failed_rounds,
+            if o.readiness { t.fd_callbacks.to_string() } else { "—".to_string() },
+            t.unread_bytes,
+            t.calls_after_unregister
         );
     }
     let mib = |m: Option<f64>| m.map_or("unknown".to_string(), |m| format!("{m:.1} MiB"));

@@ -200,7 +200,7 @@ fn signed_rank_ci_index_matches_the_tables() {
     for (n, crit) in [(6, 0), (8, 3), (10, 8), (15, 25), (20, 52)] {
         let (k, conf) = stats::signed_rank_ci_index(n).unwrap();
         assert_eq!(k, crit + 1, "n = {n}");
-        assert!(conf >= 0.95 && conf < 0.99, "n = {n}: {conf}");
+        assert!((0.95..0.99).contains(&conf), "n = {n}: {conf}");
     }
     assert_eq!(stats::signed_rank_ci_index(6).unwrap().1, 1.0 - 2.0 / 64.0);
 }

@@ -50,6 +50,31 @@ fn correct_reference_soaks_clean() {
     assert!(t.ran + t.dropped_by_close <= t.accepted, "{t}");
     assert!(t.ran + t.dropped_by_close + 6 * 313 >= t.accepted, "{t}");
     assert!(t.findings.is_empty(), "{:#?}", t.findings);
+    // The reference declares readiness: every round's pipe was served (5,000 tasks poke 79
+    // bytes a round, read in one or more calls; drained rounds add the re-registered fd's byte).
+    assert!(t.fd_callbacks >= 6, "readiness callbacks never ran: {t}");
+    assert_eq!((t.unread_bytes, t.calls_after_unregister), (0, 0), "{t}");
+}
+
+#[test]
+fn a_loop_without_readiness_soaks_clean_without_a_pipe() {
+    let t = six_rounds::<RefLoop<SubmitOnly>>();
+    assert!(t.clean(), "{t}\n{:#?}", t.findings);
+    assert_eq!(t.fd_callbacks, 0, "{t}");
+}
+
+#[test]
+fn soak_finds_an_unregister_that_keeps_the_callback() {
+    let t = six_rounds::<RefLoop<UnregisterIgnored>>();
+    assert!(!t.clean(), "a loop whose unregister is ignored soaked clean: {t}");
+    assert!(t.findings.iter().any(|f| f.contains("after unregister")), "{:#?}", t.findings);
+}
+
+#[test]
+fn soak_finds_a_stale_callback_on_fd_reuse() {
+    let t = six_rounds::<RefLoop<StaleCallbackOnReuse>>();
+    assert!(t.calls_after_unregister > 0, "the old callback of a reused fd went unnoticed: {t}");
+    assert!(!t.clean(), "{t}");
 }
 
 #[test]

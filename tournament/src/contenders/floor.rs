@@ -128,10 +128,8 @@ fn spin_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), SampleEr
     let mut spins = 0u32;
     while !done() {
         relax(&mut spins);
-        if spins % SPINS_PER_CLOCK_CHECK == 0 {
-            if start.elapsed() > SAMPLE_TIMEOUT {
-                return Err(SampleError(format!("floor: timed out waiting for {what}")));
-            }
+        if spins % SPINS_PER_CLOCK_CHECK == 0 && start.elapsed() > SAMPLE_TIMEOUT {
+            return Err(SampleError(format!("floor: timed out waiting for {what}")));
         }
     }
     Ok(())

@@ -208,9 +208,12 @@ fn tracefs_events() -> Result<PathBuf, String> {
         .into())
 }
 
+/// Each slot's tracepoint id (`None` for one this kernel lacks).
+type TracepointIds = Vec<(Slot, Option<u64>)>;
+
 /// The tracepoint ids of [`TRACEPOINTS`] (`None` for one this kernel lacks), or why none.
 fn tracepoint_ids() -> Result<&'static [(Slot, Option<u64>)], String> {
-    static IDS: OnceLock<Result<Vec<(Slot, Option<u64>)>, String>> = OnceLock::new();
+    static IDS: OnceLock<Result<TracepointIds, String>> = OnceLock::new();
     IDS.get_or_init(|| {
         let events = tracefs_events()?;
         let total = fs::read_to_string(events.join("raw_syscalls/sys_enter/id")).map_err(|e| {

@@ -27,6 +27,10 @@
 //! graceful drain ends are dropped unrun, as the contract allows, so a shutdown round holds
 //! timers only to "run or dropped, exactly once"; tasks and microtasks must all run.
 //!
+//! Where the loop declares readiness, each round also registers a pipe whose callback drains
+//! it; the producers write a byte into it every 64 tasks, and drained rounds check that no byte
+//! goes unread, then unregister the fd and register it anew (see [`readiness`]).
+//!
 //! Every wait is bounded ([`SoakSettings::wait_bound`]); a loop that hangs is a finding of the
 //! round, not a hung soak. No sleeps anywhere.
 
@@ -38,6 +42,10 @@ use std::time::{Duration, Instant};
 use loop_api::{EventLoop, LoopConfig, RunError};
 
 use crate::support::{Deadline, LoopThread, ProbeSet, spawn_bounded};
+
+pub mod readiness;
+
+use readiness::{Poker, RoundReadiness};
 
 /// From the loop thread, task `id` submits a follow-up task when `id % FOLLOW_UP_EVERY == 0`,
 /// schedules a microtask when it is `FOLLOW_UP_EVERY / 2`, a timer when `FOLLOW_UP_EVERY / 4`.
@@ -152,10 +160,16 @@ pub struct SoakTotals {
     pub ran_twice: u64,
     /// Closures not dropped exactly once after their loop was gone (leaked or double-dropped).
     pub bad_drops: u64,
-    /// Tasks that ran on a thread other than the loop thread.
+    /// Threads other than the loop thread that ran tasks, plus readiness calls made off it.
     pub off_loop_thread: u64,
     /// Rounds that failed outright (a hang, a panic out of `run`, an error from `new`/`run`).
     pub failed_rounds: u64,
+    /// Readiness callback invocations (0 where the loop does not declare readiness).
+    pub fd_callbacks: u64,
+    /// Bytes written to a drained round's pipe that no readiness callback read in time.
+    pub unread_bytes: u64,
+    /// Readiness callback invocations after their `unregister` had returned.
+    pub calls_after_unregister: u64,
     /// The first few findings, in words (at most [`SoakTotals::MAX_FINDINGS`]).
     pub findings: Vec<String>,
     /// Wall time spent, ms.
@@ -173,6 +187,8 @@ impl SoakTotals {
             && self.bad_drops == 0
             && self.off_loop_thread == 0
             && self.failed_rounds == 0
+            && self.unread_bytes == 0
+            && self.calls_after_unregister == 0
     }
 
     fn note(&mut self, round: u64, what: String) {
@@ -187,7 +203,8 @@ impl fmt::Display for SoakTotals {
         write!(
             f,
             "{} rounds, {} accepted, {} rejected, {} ran, {} dropped by close, {} lost, {} ran \
-             twice, {} bad drops, {} off the loop thread, {} failed rounds",
+             twice, {} bad drops, {} off the loop thread, {} failed rounds, {} fd callbacks, {} \
+             unread bytes, {} calls after unregister",
             self.rounds,
             self.accepted,
             self.rejected,
@@ -197,7 +214,10 @@ impl fmt::Display for SoakTotals {
             self.ran_twice,
             self.bad_drops,
             self.off_loop_thread,
-            self.failed_rounds
+            self.failed_rounds,
+            self.fd_callbacks,
+            self.unread_bytes,
+            self.calls_after_unregister
         )
     }
 }
@@ -253,10 +273,14 @@ fn soak_round<L: EventLoop>(
     let n = settings.tasks_per_round;
     let layout = Layout::new(n);
     let set = ProbeSet::new(layout.total());
+    // Declared before the loop: on an early return it outlives every handle to the loop.
+    #[allow(unused_assignments)] // the `None` is for the drop order only
+    let mut readiness: Option<RoundReadiness> = None;
     let lp = Arc::new(L::new(config).map_err(|e| format!("L::new failed: {e}"))?);
     let mut lt = LoopThread::spawn(&lp, "soak-loop", settings.wait_bound)
         .map_err(|e| format!("cannot spawn the loop thread: {e}"))?;
     let loop_tid = lt.thread_id();
+    readiness = RoundReadiness::start::<L>(&lp, loop_tid)?;
     let counters = Arc::new(RoundCounters {
         accepted: AtomicU64::new(0),
         accepted_timers: AtomicU64::new(0),
@@ -268,6 +292,7 @@ fn soak_round<L: EventLoop>(
     for p in 0..settings.producers {
         let (lp, set, counters, start_line) =
             (Arc::clone(&lp), Arc::clone(&set), Arc::clone(&counters), Arc::clone(&start_line));
+        let poker: Option<Poker> = readiness.as_ref().map(RoundReadiness::poker);
         // Producer p submits ids p, p + P, p + 2P, …: the producers' ids interleave, so "half
         // accepted" is reached by all of them at about the same time.
         let stride = settings.producers;
@@ -276,6 +301,9 @@ fn soak_round<L: EventLoop>(
                 start_line.wait();
                 let weak = Arc::downgrade(&lp);
                 for id in (p..n).step_by(stride) {
+                    if let Some(poker) = poker.as_ref().filter(|_| Poker::pokes(id)) {
+                        poker.poke();
+                    }
                     let task = task_for(&set, &weak, &counters, id, layout);
                     match lp.submit(task) {
                         Ok(()) => {
@@ -300,6 +328,15 @@ fn soak_round<L: EventLoop>(
         Ending::Drained => {
             for p in &mut producers {
                 p.wait(&deadline).map_err(|e| format!("a producer {e}"))?;
+            }
+            if let Some(r) = readiness.as_mut() {
+                let findings = r.settle_and_reregister(&*lp, &deadline);
+                if !findings.is_empty() {
+                    totals.failed_rounds += 1;
+                }
+                for finding in findings {
+                    totals.note(round, format!("{ending:?}: {finding}"));
+                }
             }
             lp.shutdown(settings.wait_bound).map_err(|e| format!("shutdown: {e}"))?;
         }
@@ -362,6 +399,7 @@ fn soak_round<L: EventLoop>(
             bad_drops += 1;
         }
     }
+    let fd = readiness.take().map(|r| r.finish(ending == Ending::Drained)).unwrap_or_default();
     let off_thread = set.threads().iter().filter(|t| **t != loop_tid).count() as u64;
     // `close` drops (and counts) every queued task, microtask and timer; a completed drain runs
     // every task and microtask but may drop timers not yet due (uncounted), so there the
@@ -380,8 +418,26 @@ fn soak_round<L: EventLoop>(
     totals.dropped_by_close += dropped_by_close;
     totals.lost += lost;
     totals.ran_twice += twice;
-    totals.bad_drops += bad_drops;
-    totals.off_loop_thread += off_thread;
+    totals.bad_drops += bad_drops + fd.bad_drops;
+    totals.off_loop_thread += off_thread + fd.off_loop_thread;
+    totals.fd_callbacks += fd.calls;
+    totals.unread_bytes += fd.unread_bytes;
+    totals.calls_after_unregister += fd.calls_after_unregister;
+    if fd.bad_drops > 0 {
+        let n = fd.bad_drops;
+        totals.note(round, format!("{ending:?}: {n} readiness callbacks not dropped exactly once"));
+    }
+    if fd.calls_after_unregister > 0 {
+        let n = fd.calls_after_unregister;
+        totals.note(
+            round,
+            format!("{ending:?}: a readiness callback ran {n} times after its unregister returned"),
+        );
+    }
+    if fd.off_loop_thread > 0 {
+        let n = fd.off_loop_thread;
+        totals.note(round, format!("{ending:?}: {n} readiness calls off the loop thread"));
+    }
     if lost > 0 {
         totals.note(round, format!("{ending:?}: {lost} accepted closures neither ran nor were dropped by close ({accepted} accepted, {ran} ran, {dropped_by_close} dropped)"));
     }
