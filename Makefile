@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RUN   := $(CARGO) run --release --quiet -p tournament --
 
-.PHONY: help deps test first-look bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri memcheck soak fmt clippy
+.PHONY: help deps test first-look bench-quick bench-full smoke list report validate compare bench-ab bench-slowed calibrate instructions merge index loom miri memcheck asan soak fmt clippy
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ loom: ## Model-check every loop's sleep/wake handshake with loom (crates/*/tests
 
 miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nightly miri component).
 	scripts/miri.sh
+
+asan: ## AddressSanitizer + LeakSanitizer over the same tests as memcheck, on the nightly toolchain when installed (skipped with a message otherwise)
+	scripts/asan.sh
 
 memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
 	scripts/memcheck.sh
