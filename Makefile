@@ -85,7 +85,7 @@ miri: ## Run the unit tests of crates with unsafe code under Miri (needs the nig
 asan: ## AddressSanitizer + LeakSanitizer over the same tests as memcheck, on the nightly toolchain when installed (skipped with a message otherwise)
 	scripts/asan.sh
 
-memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
+memcheck: ## valgrind memcheck over the unit + conformance tests of the crates with unsafe code (loop-main, loop-alt-two, loop-alt-common); writes results/memcheck/{MEMCHECK.md,logs/} (about a minute once built; also run by .ci/run)
 	scripts/memcheck.sh
 
 soak: ## Conservation soak of every loop (ours and the peers) side by side (SECONDS, default 600) → results/soak/SOAK.md; exit 1 on any lost, doubled or leaked closure or lost readiness
