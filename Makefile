@@ -43,8 +43,8 @@ report: ## Regenerate summary.csv, SUMMARY.md and plots/ of DIR from its raw.jso
 	@test -n "$(DIR)" || { echo "usage: make report DIR=results/<run-id>"; exit 2; }
 	$(RUN) report $(DIR)
 
-validate: ## Check run folders (default: every results/*/ holding a raw.jsonl): make validate [DIR=results/<run-id>]
-	@set -e; dirs="$(DIR)"; [ -n "$$dirs" ] || dirs=$$(for d in results/*/; do [ -f "$$d/raw.jsonl" ] && echo "$${d%/}"; done); \
+validate: ## Check run folders (default: every results/*/ holding a raw.jsonl or raw.jsonl.gz): make validate [DIR=results/<run-id>]
+	@set -e; dirs="$(DIR)"; [ -n "$$dirs" ] || dirs=$$(for d in results/*/; do { [ -f "$$d/raw.jsonl" ] || [ -f "$$d/raw.jsonl.gz" ]; } && echo "$${d%/}"; done); \
 	for d in $$dirs; do $(RUN) validate "$$d"; done
 
 compare: ## Regression comparison (exit 1 on a regression, 2 if refused): make compare BASE=<dir> NEW=<dir> [THRESHOLD=5%] [DESCRIPTIVE=1]

@@ -160,7 +160,7 @@ done
 phase "report"
 
 python3 - "$out" "$base_ns" <<'PY'
-import csv, collections, json, os, re, statistics, sys
+import csv, collections, gzip, json, os, re, statistics, sys
 
 out, base_ns = sys.argv[1], float(sys.argv[2])
 # Every level measured into OUT (also by earlier SKIP_AA=1 invocations), in numeric order.
@@ -212,7 +212,11 @@ def sigma(path):
 def samples(run_dir):
     """(workload, param, contender) -> {sample index: primary ns per task/op} (ok samples)."""
     cells = {}
-    for line in open(os.path.join(run_dir, "raw.jsonl"), encoding="utf-8"):
+    plain = os.path.join(run_dir, "raw.jsonl")
+    # A committed (archived) run may hold raw.jsonl.gz instead: the same lines, gzip-compressed.
+    raw = open(plain, encoding="utf-8") if os.path.exists(plain) else \
+        gzip.open(plain + ".gz", "rt", encoding="utf-8")
+    for line in raw:
         r = json.loads(line)
         if r.get("status") != "ok" or not r.get("wall_ns"):
             continue

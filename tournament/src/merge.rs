@@ -129,7 +129,7 @@ fn render(runs: &[(PathBuf, Provenance, Vec<SummaryRow>)]) -> String {
     md
 }
 
-/// Whether `dir` looks like a run folder (holds `env.json` and `raw.jsonl`).
+/// Whether `dir` looks like a run folder (holds `env.json` and `raw.jsonl` or `raw.jsonl.gz`).
 pub fn is_run_dir(dir: &Path) -> bool {
-    dir.join(crate::env::ENV_FILE).is_file() && dir.join(raw::RAW_JSONL).is_file()
+    dir.join(crate::env::ENV_FILE).is_file() && raw::has_raw(dir)
 }

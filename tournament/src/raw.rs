@@ -6,11 +6,15 @@
 //! it is measured ([`RawWriter`]); readers ([`read_raw`], [`load_run`]) name the file and the
 //! 1-based line of any defect; [`ResumeIndex`] says which records an interrupted run already
 //! holds.
+//!
+//! An archived run folder (one committed to a repository) may hold `raw.jsonl.gz` instead, the
+//! same bytes gzip-compressed (`gzip -9 raw.jsonl`): every reader takes either ([`raw_path`]);
+//! only `--resume` needs the plain file, to append to it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -20,6 +24,22 @@ use crate::stats;
 
 /// File name of the raw samples inside a run folder.
 pub const RAW_JSONL: &str = "raw.jsonl";
+
+/// File name of the raw samples of an archived run folder: [`RAW_JSONL`] gzip-compressed.
+pub const RAW_JSONL_GZ: &str = "raw.jsonl.gz";
+
+/// The raw samples of run folder `dir`: `raw.jsonl` when it exists, else `raw.jsonl.gz` when
+/// that exists, else the path of `raw.jsonl` (so a missing file is reported under its usual name).
+pub fn raw_path(dir: &Path) -> PathBuf {
+    let plain = dir.join(RAW_JSONL);
+    let gz = dir.join(RAW_JSONL_GZ);
+    if !plain.is_file() && gz.is_file() { gz } else { plain }
+}
+
+/// Whether `dir` holds raw samples, plain or compressed.
+pub fn has_raw(dir: &Path) -> bool {
+    dir.join(RAW_JSONL).is_file() || dir.join(RAW_JSONL_GZ).is_file()
+}
 
 /// Reads `raw.jsonl`: one [`RawSample`] per line, blank lines ignored. Every latency histogram is
 /// decoded and checked against its summary's count, so a corrupt record is reported here, with
@@ -33,14 +53,21 @@ pub fn read_raw(path: &Path) -> anyhow::Result<Vec<RawSample>> {
     Ok(read_raw_lines(path)?.into_iter().map(|(_, s)| s).collect())
 }
 
-/// [`read_raw`], keeping each record's 1-based line number.
+/// [`read_raw`], keeping each record's 1-based line number. A path ending in `.gz` is read
+/// through a gzip decoder (line numbers are those of the uncompressed text).
 ///
 /// # Errors
-/// As [`read_raw`].
+/// As [`read_raw`]; also a corrupt gzip stream.
 pub fn read_raw_lines(path: &Path) -> anyhow::Result<Vec<(usize, RawSample)>> {
     let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
+        // A corrupt or truncated gzip stream surfaces as a read error of the line it cuts.
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let n = i + 1;
         let at = || format!("{}:{n}", path.display());
         let line = line.with_context(|| format!("{}: cannot read line", at()))?;
@@ -122,14 +149,14 @@ fn check_consistency(path: &Path, lines: &[(usize, RawSample)]) -> anyhow::Resul
     Ok(())
 }
 
-/// Reads a run folder's `raw.jsonl` and `env.json` and checks that they belong together.
+/// Reads a run folder's `raw.jsonl` (or `raw.jsonl.gz`, [`raw_path`]) and `env.json` and checks that they belong together.
 ///
 /// # Errors
 /// `raw.jsonl` is unreadable or corrupt (see [`read_raw`]); it is empty, mixes run ids, repeats
 /// a sample or has a cell with both a gap record and samples; `env.json` is missing or corrupt,
 /// or belongs to another run (its run id differs from `raw.jsonl`'s).
 pub fn load_run(dir: &Path) -> anyhow::Result<(Vec<RawSample>, Provenance)> {
-    let raw_path = dir.join(RAW_JSONL);
+    let raw_path = raw_path(dir);
     let lines = read_raw_lines(&raw_path)?;
     check_consistency(&raw_path, &lines)?;
     let prov = Provenance::read_json(dir)?;

@@ -122,9 +122,9 @@ pub fn execute(plan: &RunPlan) -> anyhow::Result<(PathBuf, report::Outcome)> {
         info.shuffle_seed = Some(plan.seed.unwrap_or_else(draw_seed));
         let prov = Provenance::capture(info)?;
         let dir = plan.out_dir.clone().unwrap_or_else(|| Path::new("results").join(&prov.run_id));
-        if dir.join(raw::RAW_JSONL).exists() {
+        if raw::has_raw(&dir) {
             bail!(
-                "{} already holds a run (raw.jsonl exists); choose another --out, or continue \
+                "{} already holds a run (raw.jsonl or raw.jsonl.gz exists); choose another --out, or continue \
                  it with --resume {}",
                 dir.display(),
                 dir.display()
@@ -306,6 +306,14 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Resume
     // The records are read (and a corrupt file refused) before anything is written: a resume
     // that fails leaves the folder exactly as it found it.
     let raw_path = dir.join(raw::RAW_JSONL);
+    if !raw_path.exists() && dir.join(raw::RAW_JSONL_GZ).exists() {
+        bail!(
+            "cannot resume {}: it is an archived run (raw.jsonl.gz); `gunzip {}` first to \
+             append to it",
+            dir.display(),
+            dir.join(raw::RAW_JSONL_GZ).display()
+        );
+    }
     let done = if raw_path.exists() {
         let lines = raw::read_raw_lines(&raw_path)?;
         if let Some((n, s)) = lines.iter().find(|(_, s)| s.run_id != prov.run_id) {
