@@ -21,12 +21,8 @@ cd "$(dirname "$0")/.."
 
 # As scripts/memcheck.sh picks them: loop-conformance only wraps libc calls and runs inside the
 # others' conformance tests.
-crates=$(grep -rl --include='*.rs' -E '\bunsafe\b' crates/*/src 2>/dev/null | cut -d/ -f2 | sort -u \
-  | grep -vx conformance || true)
 pkg_flags=()
-for c in $crates; do
-  pkg_flags+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "crates/$c/Cargo.toml" | head -1)")
-done
+for p in $(scripts/unsafe_packages.sh conformance); do pkg_flags+=(-p "$p"); done
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "asan: SKIPPED — no nightly toolchain here (-Zsanitizer=address is nightly only; rustup toolchain install nightly). Crates that would run: ${pkg_flags[*]}"

@@ -27,13 +27,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
   exit 0
 fi
 
-# As scripts/miri.sh picks them, less loop-conformance (FFI wrappers only, run by the others).
-crates=$(grep -rl --include='*.rs' -E '\bunsafe\b' crates/*/src 2>/dev/null | cut -d/ -f2 | sort -u \
-  | grep -vx conformance || true)
-pkgs=()
-for c in $crates; do
-  pkgs+=("$(sed -n 's/^name = "\(.*\)"/\1/p' "crates/$c/Cargo.toml" | head -1)")
-done
+# Less loop-conformance (FFI wrappers only, run inside the others' conformance tests).
+mapfile -t pkgs < <(scripts/unsafe_packages.sh conformance)
 echo "memcheck: crates with unsafe code: ${pkgs[*]}"
 
 pkg_flags=()

@@ -5,8 +5,9 @@
 //! fonts resvg simply draws no text.
 //!
 //! Dev tool: `PLOTS_PNG_DIR=/tmp/plots cargo test -p tournament --test plots_png -- --nocapture`
-//! regenerates the reports of the committed run `results/calibration/aa-1` in a
-//! temporary folder and writes every plot there as a PNG into `$PLOTS_PNG_DIR`, to be looked at.
+//! regenerates the reports of a committed run (`results/calibration/aa-1`, or the folder under
+//! `results/` named by `PLOTS_RUN`) in a temporary folder and writes every plot there as a PNG
+//! into `$PLOTS_PNG_DIR`, to be looked at.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -235,11 +236,13 @@ fn write_pngs_of_the_committed_run_when_asked() {
         return;
     };
     let out = Path::new(&out);
-    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results/calibration/aa-1");
+    let rel = std::env::var("PLOTS_RUN").unwrap_or_else(|_| "calibration/aa-1".into());
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("../results").join(rel);
     let tmp = tempfile::tempdir().unwrap();
-    for f in ["raw.jsonl", "env.json"] {
-        std::fs::copy(run.join(f), tmp.path().join(f)).unwrap();
-    }
+    // Committed runs hold raw.jsonl.gz; copy whichever form the run has.
+    let raw = tournament::raw::raw_path(&run);
+    std::fs::copy(&raw, tmp.path().join(raw.file_name().unwrap())).unwrap();
+    std::fs::copy(run.join("env.json"), tmp.path().join("env.json")).unwrap();
     if let Err(e) = tournament::report::regenerate(tmp.path()) {
         eprintln!("regenerate reported (plots are written before validation): {e:#}");
     }

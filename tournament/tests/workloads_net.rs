@@ -237,7 +237,9 @@ fn open_loop_client_charges_a_server_stall_to_every_message_intended_during_it()
         while s.read_exact(&mut b).is_ok() {
             n += 1;
             if n == 10 {
-                thread::sleep(Duration::from_millis(300)); // the stall under test
+                // Not synchronisation: a server that stalls is the stimulus under test, and
+                // the assertions below hold for any stall of at least ~100 ms.
+                thread::sleep(Duration::from_millis(300));
             }
             if s.write_all(&b).is_err() {
                 return;

@@ -10,9 +10,14 @@ use loop_api::LoopConfig;
 use loop_conformance::soak::{Ending, SoakSettings, SoakTotals, soak};
 use support::*;
 
-/// Six rounds (every ending twice) of 5,000 tasks from 2 producers; the duration is zero so the
-/// round count, not the clock, decides (`stop` ends it after the sixth round).
+/// Six rounds (every ending twice) of 5,000 tasks from 2 producers.
 fn six_rounds<L: loop_api::EventLoop>() -> SoakTotals {
+    rounds::<L>(6)
+}
+
+/// `count` rounds of 5,000 tasks from 2 producers; the duration is an hour so the round count,
+/// not the clock, decides (`stop` ends it after round `count`).
+fn rounds<L: loop_api::EventLoop>(count: u64) -> SoakTotals {
     let settings = SoakSettings {
         duration: Duration::from_secs(3600),
         producers: 2,
@@ -21,7 +26,7 @@ fn six_rounds<L: loop_api::EventLoop>() -> SoakTotals {
     };
     let stop = AtomicBool::new(false);
     soak::<L>(&LoopConfig::default(), &settings, &stop, |t| {
-        if t.rounds >= 6 {
+        if t.rounds >= count {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     })
@@ -50,9 +55,10 @@ fn correct_reference_soaks_clean() {
     assert!(t.ran + t.dropped_by_close <= t.accepted, "{t}");
     assert!(t.ran + t.dropped_by_close + 6 * 313 >= t.accepted, "{t}");
     assert!(t.findings.is_empty(), "{:#?}", t.findings);
-    // The reference declares readiness: every round's pipe was served (5,000 tasks poke 79
-    // bytes a round, read in one or more calls; drained rounds add the re-registered fd's byte).
-    assert!(t.fd_callbacks >= 6, "readiness callbacks never ran: {t}");
+    // The reference declares readiness: each drained round's check needs at least one call of
+    // the first callback (bytes were written by then) and one of the re-registered one; racing
+    // rounds may stop before any call.
+    assert!(t.fd_callbacks >= 4, "readiness callbacks did not run in the drained rounds: {t}");
     assert_eq!((t.unread_bytes, t.calls_after_unregister), (0, 0), "{t}");
 }
 
@@ -91,6 +97,8 @@ fn soak_finds_silently_dropped_submissions() {
 
 #[test]
 fn soak_finds_a_shutdown_that_discards_queued_tasks() {
-    let t = six_rounds::<RefLoop<NoShutdownConservation>>();
+    // Whether a drained round meets a backlog at its shutdown depends on the timing of 5,000
+    // quick submissions, so give the defect more rounds to show itself.
+    let t = rounds::<RefLoop<NoShutdownConservation>>(15);
     assert!(t.lost > 0 || t.failed_rounds > 0, "a shutdown without conservation soaked clean: {t}");
 }

@@ -273,14 +273,11 @@ fn soak_round<L: EventLoop>(
     let n = settings.tasks_per_round;
     let layout = Layout::new(n);
     let set = ProbeSet::new(layout.total());
-    // Declared before the loop: on an early return it outlives every handle to the loop.
-    #[allow(unused_assignments)] // the `None` is for the drop order only
-    let mut readiness: Option<RoundReadiness> = None;
     let lp = Arc::new(L::new(config).map_err(|e| format!("L::new failed: {e}"))?);
     let mut lt = LoopThread::spawn(&lp, "soak-loop", settings.wait_bound)
         .map_err(|e| format!("cannot spawn the loop thread: {e}"))?;
     let loop_tid = lt.thread_id();
-    readiness = RoundReadiness::start::<L>(&lp, loop_tid)?;
+    let mut readiness = RoundReadiness::start::<L>(&lp, loop_tid)?;
     let counters = Arc::new(RoundCounters {
         accepted: AtomicU64::new(0),
         accepted_timers: AtomicU64::new(0),
@@ -326,10 +323,11 @@ fn soak_round<L: EventLoop>(
     let mut dropped_by_close = 0_u64;
     match ending {
         Ending::Drained => {
-            for p in &mut producers {
-                p.wait(&deadline).map_err(|e| format!("a producer {e}"))?;
-            }
             if let Some(r) = readiness.as_mut() {
+                // While the producers are still submitting, so the shutdown below still meets a
+                // backlog (waiting for the pipe after they finished would let the queue drain
+                // first, and a shutdown that discards queued tasks would go unnoticed).
+                wait_submitted(&counters, (n / 4) as u64, &deadline)?;
                 let findings = r.settle_and_reregister(&*lp, &deadline);
                 if !findings.is_empty() {
                     totals.failed_rounds += 1;
@@ -338,17 +336,13 @@ fn soak_round<L: EventLoop>(
                     totals.note(round, format!("{ending:?}: {finding}"));
                 }
             }
+            for p in &mut producers {
+                p.wait(&deadline).map_err(|e| format!("a producer {e}"))?;
+            }
             lp.shutdown(settings.wait_bound).map_err(|e| format!("shutdown: {e}"))?;
         }
         Ending::ShutdownRace | Ending::CloseRace => {
-            let half = (n / 2) as u64;
-            let reached = crate::support::spin_until(&deadline, || {
-                counters.accepted.load(Ordering::SeqCst) + counters.rejected.load(Ordering::SeqCst)
-                    >= half
-            });
-            if !reached {
-                return Err(format!("producers did not reach {half} submissions in time"));
-            }
+            wait_submitted(&counters, (n / 2) as u64, &deadline)?;
             if ending == Ending::ShutdownRace {
                 lp.shutdown(settings.wait_bound).map_err(|e| format!("racing shutdown: {e}"))?;
             } else {
@@ -399,7 +393,7 @@ fn soak_round<L: EventLoop>(
             bad_drops += 1;
         }
     }
-    let fd = readiness.take().map(|r| r.finish(ending == Ending::Drained)).unwrap_or_default();
+    let fd = readiness.take().map(RoundReadiness::finish).unwrap_or_default();
     let off_thread = set.threads().iter().filter(|t| **t != loop_tid).count() as u64;
     // `close` drops (and counts) every queued task, microtask and timer; a completed drain runs
     // every task and microtask but may drop timers not yet due (uncounted), so there the
@@ -464,6 +458,18 @@ fn soak_round<L: EventLoop>(
         );
     }
     Ok(())
+}
+
+/// Waits until the producers made `count` submissions (accepted or rejected).
+fn wait_submitted(counters: &RoundCounters, count: u64, deadline: &Deadline) -> Result<(), String> {
+    let reached = crate::support::spin_until(deadline, || {
+        counters.accepted.load(Ordering::SeqCst) + counters.rejected.load(Ordering::SeqCst) >= count
+    });
+    if reached {
+        Ok(())
+    } else {
+        Err(format!("producers did not reach {count} submissions in time"))
+    }
 }
 
 /// What a producer task does from the loop thread after running its probe ([`FOLLOW_UP_EVERY`]).

@@ -5,7 +5,7 @@
 //! the loop is busy with their tasks, so readability arrives in every state of the loop (running
 //! tasks, spinning, parked in its poller). What is checked:
 //!
-//! * **no lost readiness** (drained rounds): once the producers are done, every byte written is
+//! * **no lost readiness** (drained rounds): once a quarter of the tasks are submitted, every byte written so far is
 //!   read within the wait bound — a level-triggered callback must be called again while data
 //!   remains, and a write into a parked loop must wake it;
 //! * **unregister, then the same fd registered anew** (drained rounds): after `unregister`
@@ -34,7 +34,7 @@ pub const POKE_EVERY: usize = 64;
 pub struct ReadinessCounts {
     /// Callback invocations.
     pub calls: u64,
-    /// Bytes written before a drained round's stop that no callback read within the bound.
+    /// Bytes written before a drained round's readiness check that no callback read in time.
     pub unread_bytes: u64,
     /// Invocations of a callback after its `unregister` returned.
     pub calls_after_unregister: u64,
@@ -68,13 +68,14 @@ impl Drop for DropWitness {
     }
 }
 
-/// The readiness state of one round. Declare it before the loop in the round, so that on every
-/// path it is dropped (and the pipe closed) after the loop.
+/// The readiness state of one round (the pipe it shares lives until its last holder is gone).
 pub struct RoundReadiness {
     shared: Arc<Shared>,
     /// Set once the current callback's `unregister` returned.
     retired: Arc<AtomicBool>,
     pipe: Arc<Pipe>,
+    /// Bytes the readiness check waited for in vain.
+    unread: u64,
 }
 
 /// What a producer thread holds to write to the round's pipe.
@@ -121,7 +122,7 @@ impl RoundReadiness {
             dropped: AtomicU64::new(0),
         });
         let retired = Arc::new(AtomicBool::new(false));
-        let this = RoundReadiness { shared, retired, pipe };
+        let this = RoundReadiness { shared, retired, pipe, unread: 0 };
         this.register(lp)?;
         Ok(Some(this))
     }
@@ -143,9 +144,10 @@ impl RoundReadiness {
         })
     }
 
-    /// For a drained round, before its stop (the producers are done): waits until every byte
-    /// written was read; unregisters the pipe from this (foreign) thread, writes one byte,
-    /// registers the same fd with a new callback and waits until that callback read the byte.
+    /// For a drained round, while its producers still submit and poke: waits until every byte
+    /// written so far was read; unregisters the pipe from this (foreign) thread, writes one byte,
+    /// registers the same fd with a new callback and waits until that callback read the byte (and
+    /// whatever the producers wrote meanwhile).
     /// Returns the findings in words (empty when all went as the contract says); each one fails
     /// the round.
     pub fn settle_and_reregister<L: EventLoop>(
@@ -154,12 +156,10 @@ impl RoundReadiness {
         deadline: &Deadline,
     ) -> Vec<String> {
         let mut findings = Vec::new();
-        if let Err(seen) = self.wait_all_read(deadline) {
+        if let Err((unread, written)) = self.wait_all_read(deadline) {
             findings.push(format!(
-                "readiness: {} of {} bytes written were never read (a level-triggered callback \
-                 must be called while data remains)",
-                self.shared.written.load(Ordering::SeqCst) - seen,
-                self.shared.written.load(Ordering::SeqCst)
+                "readiness: {unread} of {written} bytes written were never read (a \
+                 level-triggered callback must be called while data remains)"
             ));
             return findings;
         }
@@ -177,33 +177,35 @@ impl RoundReadiness {
             findings.push(format!("readiness: after unregister, {e}"));
             return findings;
         }
-        if let Err(seen) = self.wait_all_read(deadline) {
+        if let Err((unread, _)) = self.wait_all_read(deadline) {
             findings.push(format!(
-                "readiness: the fd registered anew after unregister: {} byte(s) never read by its \
-                 new callback",
-                self.shared.written.load(Ordering::SeqCst) - seen
+                "readiness: the fd registered anew after unregister: {unread} byte(s) never read \
+                 by its new callback"
             ));
         }
         findings
     }
 
-    fn wait_all_read(&self, deadline: &Deadline) -> Result<(), u64> {
+    /// Waits until the callbacks read every byte written so far. `Err((unread, written))` when
+    /// the deadline passed first; the unread bytes are counted ([`ReadinessCounts::unread_bytes`]).
+    fn wait_all_read(&mut self, deadline: &Deadline) -> Result<(), (u64, u64)> {
         let written = self.shared.written.load(Ordering::SeqCst);
-        self.shared.read.wait_for(written, deadline)
+        self.shared.read.wait_for(written, deadline).map_err(|seen| {
+            let unread = written.saturating_sub(seen);
+            self.unread += unread;
+            (unread, written)
+        })
     }
 
     /// What the round counted. Call once the loop is gone (every handle dropped), so that every
-    /// callback should have been dropped; `drained` says whether the round was a drained one
-    /// (where unread bytes are a finding).
-    pub fn finish(self, drained: bool) -> ReadinessCounts {
+    /// callback should have been dropped.
+    pub fn finish(self) -> ReadinessCounts {
         let s = &self.shared;
-        let unread =
-            if drained { s.written.load(Ordering::SeqCst).saturating_sub(s.read.get()) } else { 0 };
         let made = s.made.load(Ordering::SeqCst);
         let dropped = s.dropped.load(Ordering::SeqCst);
         ReadinessCounts {
             calls: s.calls.load(Ordering::SeqCst),
-            unread_bytes: unread,
+            unread_bytes: self.unread,
             calls_after_unregister: s.calls_after_unregister.load(Ordering::SeqCst),
             off_loop_thread: s.off_loop_thread.load(Ordering::SeqCst),
             bad_drops: made.abs_diff(dropped),
