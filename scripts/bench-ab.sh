@@ -67,7 +67,11 @@ run_side() { # side round samples
   if [ "$r" -eq 1 ]; then where=(--out "$dir"); else where=(--resume "$dir"); fi
   echo "bench-ab: round $r/$rounds, $side, $n samples per cell" >&2
   # shellcheck disable=SC2086 # MODE and RUN_ARGS are lists of flags
-  (cd "$tree" && "$bin" run $mode --samples "$n" ${RUN_ARGS:-} "${where[@]}" >/dev/null)
+  # Each round is one process per side (the unit compare pairs): a tournament that would split
+  # a new run over several processes by default is told not to.
+  local one_process=()
+  if "$bin" run --help | grep -q -- '--processes'; then one_process=(--processes 1); fi
+  (cd "$tree" && "$bin" run $mode --samples "$n" ${RUN_ARGS:-} "${one_process[@]}" "${where[@]}" >/dev/null)
 }
 
 if "$base_bin" run --help | grep -q -- '--resume'; then

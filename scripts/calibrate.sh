@@ -10,7 +10,7 @@
 #    saying so, when this build has no such subcommand).
 # 2. Power: for each level in LEVELS (% of main's ping-pong median ns/task in aa-1, its smallest
 #    param), the `slow-test` build run with SLOW_TEST_NS = that many ns per task (paid by main's
-#    loop thread per task on ping-pong, burst and multi-producer only: `harness::slow_test_ns`;
+#    loop thread per task on ping-pong and burst only: `harness::slow_test_ns`;
 #    one build, the delay read at process start) is measured
 #    against the normal build in ROUNDS alternating (ABBA) rounds of SAMPLES_PER_ROUND samples per
 #    cell (`scripts/bench-ab.sh` with prebuilt binaries), restricted by RUN_ARGS; from its
@@ -24,8 +24,10 @@
 #
 # Environment (defaults finish in about 30 min on the 2-vCPU reference VM, builds included):
 #   MODE (--quick), AA_ARGS (extra flags for the A/A runs; default none: the whole quick suite),
-#   LEVELS ("0 2 5 10"), ROUNDS (10: the variance lives at the process level and compare pairs
-#   by round, so rounds, not samples per round, narrow the paired interval), SAMPLES_PER_ROUND (3), THRESHOLD (5%),
+#   LEVELS ("0 2 5 10"), ROUNDS (40: the variance lives at the process level and compare pairs
+#   by round, so rounds, not samples per round, narrow the paired interval: at 10 rounds the 98%
+#   intervals of main's cells were ±6% to ±25%, at 40 about ±3% to ±6% on ping-pong and burst),
+#   SAMPLES_PER_ROUND (2), THRESHOLD (5%),
 #   RUN_ARGS ("--contenders main,baseline,alt-two,tokio-ct,std-mpsc
 #             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running"),
 #   SLOW_TARGET_DIR (target/slowed: the slowed builds never replace target/release's binary),
@@ -51,8 +53,8 @@ fi
 mode=${MODE:---quick}
 aa_args=${AA_ARGS:-}
 levels=${LEVELS:-0 2 5 10}
-rounds=${ROUNDS:-10}
-per=${SAMPLES_PER_ROUND:-3}
+rounds=${ROUNDS:-40}
+per=${SAMPLES_PER_ROUND:-2}
 threshold=${THRESHOLD:-5%}
 run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
 slow_target=${SLOW_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/slowed}
@@ -166,7 +168,7 @@ out, base_ns = sys.argv[1], float(sys.argv[2])
 # Every level measured into OUT (also by earlier SKIP_AA=1 invocations), in numeric order.
 levels = sorted((m.group(1) for m in (re.fullmatch(r"power-([0-9.]+)pct", d) for d in os.listdir(out)) if m),
                 key=float)
-AFFECTED = {"ping-pong", "burst", "multi-producer"}  # harness::SLOWED_WORKLOADS, contender main
+AFFECTED = {"ping-pong", "burst"}  # harness::SLOWED_WORKLOADS, contender main
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*·\s*`([^`]+)`\s*·\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
 def compare_cells(path):
@@ -252,7 +254,9 @@ aa_judged = [k for k, (v, _) in aa.items() if judged(v)]
 aa_flag = [k for k, (v, _) in aa.items() if flagged(v)]
 aa_better = [k for k, (v, _) in aa.items() if improved(v)]
 w("## A/A: two same-build runs back to back\n")
-w(f"`aa-1` and `aa-2`: `tournament run {settings['mode']} {settings['aa_args']}`".rstrip() + ", one after the other.\n")
+aa_procs = json.load(open(os.path.join(out, "aa-1", "env.json")))["run"].get("processes") or 1
+w(f"`aa-1` and `aa-2`: `tournament run {settings['mode']} {settings['aa_args']}`".rstrip()
+  + f", one after the other; each split over {aa_procs} successive process(es) (`run.processes` in env.json).\n")
 w(f"- **compare false positives, runs one after the other** (`aa-compare.md`, unpaired): {len(aa_flag)} of "
   f"{len(aa_judged)} judged cells flagged as regressions ({100 * len(aa_flag) / max(len(aa_judged), 1):.1f}%) "
   f"and {len(aa_better)} as improvements ({100 * len(aa_better) / max(len(aa_judged), 1):.1f}%); {len(aa)} cells in all; "
@@ -282,7 +286,7 @@ w("")
 # --- power ---------------------------------------------------------------------------------
 w("## Power: graded injected slowdowns\n")
 w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s tasks, "
-  f"paid on its loop thread, on ping-pong, burst and multi-producer only (the affected cells; `harness::slow_test_ns`). Levels "
+  f"paid on its loop thread, on ping-pong and burst only (the affected cells; `harness::slow_test_ns`). Levels "
   f"are percentages of `main`'s ping-pong median in `aa-1` ({base_ns:.3f} ns/task). Each level: "
   f"`scripts/bench-ab.sh` normal (base) vs slowed (new) in ABBA rounds (column *rounds*) of "
   f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`, compared with "

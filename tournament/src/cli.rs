@@ -190,9 +190,10 @@ struct RunArgs {
     /// `--resume`), so effects that last a whole process — memory layout, thread placement, the
     /// speed plateau it started on — vary between rounds instead of biasing every sample of the
     /// run alike (repetition at the level where the variance lives; T. Kalibera and R. Jones,
-    /// "Rigorous benchmarking in reasonable time", ISMM 2013).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    processes: u32,
+    /// "Rigorous benchmarking in reasonable time", ISMM 2013). Default: 5 in quick and full
+    /// runs, 1 in smoke runs and with `--resume` (recorded in env.json as `run.processes`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    processes: Option<u32>,
 }
 
 /// Parses a seed in decimal or `0x` hexadecimal.
@@ -497,16 +498,20 @@ fn run_cmd(args: RunArgs, registry: Vec<&'static Contender>, command_line: Strin
         seed: args.seed,
         margin: args.margin,
         flagship,
+        processes: 1,
     };
     let no_gate = args.no_gate;
     let no_pin = args.no_pin;
-    if args.processes > 1 && plan.resume {
+    if args.processes.is_some_and(|p| p > 1) && plan.resume {
         return fail(2, "--processes splits a new run; resume with --processes 1");
     }
-    let processes = args.processes.min(plan.samples).max(1);
+    let requested =
+        args.processes.unwrap_or(if plan.resume { 1 } else { mode.default_processes() });
+    let processes = requested.min(plan.samples).max(1);
     let total = plan.samples;
     let mut plan = plan;
     plan.samples = total.div_ceil(processes);
+    plan.processes = processes;
     let result = run::execute(&plan).and_then(|(dir, outcome)| {
         if processes == 1 {
             return Ok((dir, outcome));
@@ -555,15 +560,20 @@ fn extend_in_child(
     use anyhow::Context;
     eprintln!("process {k}/{of}: extending {} to {upto} samples per cell", dir.display());
     let exe = std::env::current_exe().context("locating this binary to start the next process")?;
-    let status = std::process::Command::new(exe)
-        .arg("run")
-        .args(flags)
-        .args(["--samples", &upto.to_string(), "--resume"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .env(CHILD_ENV, "1")
-        .status()
-        .context("starting the next process of the run")?;
+    // Started from a thread with the run's whole CPU mask, not from this (pinned) harness
+    // thread, whose single CPU the child would inherit (`harness::with_allowed_cpus`).
+    let status = crate::harness::with_allowed_cpus(|| {
+        std::process::Command::new(exe)
+            .arg("run")
+            .args(flags)
+            .args(["--samples", &upto.to_string(), "--resume"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .env(CHILD_ENV, "1")
+            .status()
+    })
+    .context("widening the CPU mask to start the next process")?
+    .context("starting the next process of the run")?;
     anyhow::ensure!(status.success(), "process {k}/{of} of the run failed ({status})");
     Ok(())
 }

@@ -82,6 +82,11 @@ pub struct RunInfo {
     /// The contender the verdicts are about (`--flagship`); `None` means `main`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flagship: Option<String>,
+    /// How many successive processes the samples were split over (`run --processes`); `None`
+    /// in runs recorded before it was written here (one process unless the command line says
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u32>,
 }
 
 /// Where and how a run was measured (`env.json`).

@@ -403,6 +403,33 @@ pub fn pin_harness_thread() -> Result<(), SampleError> {
     }
 }
 
+/// Runs `f` on a helper thread allowed on every CPU of the process's [`Placement::allowed`]
+/// mask (the mask the process started with) and returns its result; without a placement (off
+/// Linux, fewer than two CPUs) on a plain helper thread.
+///
+/// A process inherits the affinity of the thread that starts it. The harness thread is pinned
+/// to one CPU, so a process it started itself — the next process of `run --processes` — found
+/// a one-CPU mask, could not pin the loop apart from its producers and ran every thread on that
+/// CPU (`burst` b=1000 at 130 ns/task against 21 in the first process). Starting such processes
+/// from here gives them the run's own mask, hence the same [`placement`].
+///
+/// # Errors
+/// The kernel refused to widen the helper thread's affinity.
+///
+/// # Panics
+/// If `f` panics (the panic is resumed on the calling thread).
+pub fn with_allowed_cpus<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::Result<R> {
+    thread::scope(|s| {
+        let h = s.spawn(|| -> std::io::Result<R> {
+            if let Some(p) = placement() {
+                affinity::set_current(&p.allowed)?;
+            }
+            Ok(f())
+        });
+        h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
 /// Pins thread `t` (just spawned to call a loop's `run`, or a native server's thread) to
 /// [`Placement::loop_cpu`] (no-op when not [`pinning`]).
 ///
@@ -694,9 +721,14 @@ impl<L: EventLoop> Drop for RunningLoop<L> {
 pub const SLOWED_CONTENDER: &str = "main";
 
 /// The workloads whose tasks a `slow-test` build slows (for [`SLOWED_CONTENDER`] only): the
-/// submit-throughput family. Every other cell is measured as in a normal build (apart from one
-/// relaxed load per task), so which cells a slowed run should flag is known exactly.
-pub const SLOWED_WORKLOADS: &[&str] = &["ping-pong", "burst", "multi-producer"];
+/// single-producer submit-throughput family, where the loop thread is the bottleneck, so a
+/// delay it pays per task is a slowdown of the cell. Every other cell is measured as in a normal
+/// build (apart from one relaxed load per task), so which cells a slowed run should flag is
+/// known exactly. (`multi-producer` was slowed too until the calibration showed the delay does
+/// not act on it: at a nominal 5% and 10% its p=100 point moved +4.5% and −7.8%, its pace being
+/// set by 100 producer threads sharing two vCPUs, so counting it as affected measured the
+/// injection, not the gate.)
+pub const SLOWED_WORKLOADS: &[&str] = &["ping-pong", "burst"];
 
 /// The injected delay when `SLOW_TEST_NS` is set neither when the process starts nor at build
 /// time: 500 ns per task.
@@ -1004,12 +1036,44 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_thread_starts_work_with_the_whole_allowed_mask() {
+        let Some(p) = placement() else {
+            eprintln!("skipped: no placement here (fewer than two CPUs, or not Linux)");
+            return;
+        };
+        // A pinned thread (as the harness thread is) hands work to `with_allowed_cpus`: it runs
+        // with every allowed CPU, and the pinned thread keeps its one CPU.
+        thread::spawn(move || {
+            affinity::set_current(&[p.harness]).unwrap();
+            let inside = with_allowed_cpus(|| affinity::current().unwrap()).unwrap();
+            assert_eq!(inside, p.allowed);
+            assert_eq!(affinity::current().unwrap(), vec![p.harness]);
+            // A process started from there inherits the whole mask too.
+            let out = with_allowed_cpus(|| {
+                std::process::Command::new("grep")
+                    .args(["Cpus_allowed_list", "/proc/self/status"])
+                    .output()
+                    .unwrap()
+            })
+            .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let pinned_child = std::process::Command::new("grep")
+                .args(["Cpus_allowed_list", "/proc/self/status"])
+                .output()
+                .unwrap();
+            assert_ne!(text, String::from_utf8_lossy(&pinned_child.stdout), "{text}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn injected_slowdown_is_armed_only_for_main_on_the_throughput_family() {
         assert_eq!(spin(1000), 1000);
         for (c, w, want) in [
             ("main", "ping-pong", true),
             ("main", "burst", true),
-            ("main", "multi-producer", true),
+            ("main", "multi-producer", false),
             ("main", "wakeup-burst", false),
             ("main", "ping-pong-latency", false),
             ("main/no-spin", "ping-pong", false),

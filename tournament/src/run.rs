@@ -60,6 +60,9 @@ pub struct RunPlan {
     pub margin: f64,
     /// The contender the verdicts are about; recorded in env.json.
     pub flagship: String,
+    /// How many successive processes the run's samples are split over (`--processes`); this
+    /// process measures the first share. Recorded in env.json (`run.processes`).
+    pub processes: u32,
 }
 
 /// Resolves comma-separated ids against a list of valid ids.
@@ -261,6 +264,8 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Resume
     want.shuffle_seed = prov.run.shuffle_seed;
     want.margin = prov.run.margin;
     want.flagship = prov.run.flagship.clone();
+    // A child of `--processes` (or `make bench-ab`) extends the run in its own process.
+    want.processes = prov.run.processes;
     // More samples per cell than the run started with extends it (how `make bench-ab`
     // alternates two builds in rounds); anything else about the plan must be identical.
     let extends = want.samples > prov.run.samples;
@@ -290,6 +295,9 @@ fn prepare_resume(plan: &RunPlan) -> anyhow::Result<(PathBuf, Provenance, Resume
         ("profile", prov.profile == now.profile),
         ("hostname", prov.hostname == now.hostname),
         ("kernel", prov.kernel == now.kernel),
+        // The same placement of threads on CPUs (a process started from a pinned thread
+        // inherits that one CPU and could not separate the loop from its producers).
+        ("pinning", prov.pinning == now.pinning),
     ]
     .iter()
     .filter(|(_, same)| !same)
@@ -553,6 +561,7 @@ fn plan_info(plan: &RunPlan) -> env::RunInfo {
         shuffle_seed: plan.seed,
         margin: Some(plan.margin),
         flagship: Some(plan.flagship.clone()),
+        processes: Some(plan.processes),
     }
 }
 

@@ -205,6 +205,52 @@ fn smoke_run_resumes_where_it_stopped() {
 }
 
 #[test]
+fn a_run_split_over_processes_measures_every_share_under_the_same_placement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = tournament(&[
+        "run",
+        "--smoke",
+        "--no-gate",
+        "--contenders",
+        "main,baseline",
+        "--workloads",
+        "burst",
+        "--samples",
+        "6",
+        "--processes",
+        "3",
+        "--out",
+        p(&out),
+    ]);
+    // A child that inherited the pinned harness thread's single CPU would have another
+    // placement (`pinning` in env.json) and its resume is refused: exit 1.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("process 2/3") && err.contains("process 3/3"), "{err}");
+    assert_eq!(err.matches("main vs every rival (").count(), 1, "one headline, at the end: {err}");
+    let env = fs::read_to_string(out.join("env.json")).unwrap();
+    assert!(env.contains("\"processes\": 3"), "{env}");
+    assert!(env.contains("\"samples\": 6"), "{env}");
+    let raw = fs::read_to_string(out.join("raw.jsonl")).unwrap();
+    let mut per_cell = std::collections::BTreeMap::<(String, String), Vec<u64>>::new();
+    for l in raw.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let cell = (v["param"].as_str().unwrap().to_string(), v["contender"].to_string());
+        per_cell.entry(cell).or_default().push(v["sample"].as_u64().unwrap());
+    }
+    assert_eq!(per_cell.len(), 2 * 2, "two burst points × two contenders: {per_cell:?}");
+    for (cell, mut samples) in per_cell {
+        samples.sort_unstable();
+        assert_eq!(samples, (0..6).collect::<Vec<_>>(), "{cell:?}: samples 0..6, 2 per process");
+    }
+    assert_eq!(tournament(&["validate", p(&out)]).status.code(), Some(0));
+    // --processes splits a new run only.
+    let o = tournament(&["run", "--smoke", "--processes", "2", "--resume", p(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
 fn a_run_ends_with_the_headline_and_records_its_verdict_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");

@@ -61,6 +61,20 @@ impl Mode {
         }
     }
 
+    /// Default number of successive processes a run's samples are split over (`run
+    /// --processes`): 5 in quick and full runs (2 and 3 samples per cell per process), 1 in
+    /// smoke runs. In the calibration's A/A pair of quick runs taken in one process each, a
+    /// machine state that lasted a few seconds moved all 10 samples of every contender on one
+    /// workload point (`cas-contention` p=1, +64% to +260%) and made 16 of 586 judged cells look
+    /// regressed; spread over five processes minutes apart, such a state reaches a cell's
+    /// samples of one process only, which its median outvotes.
+    pub fn default_processes(self) -> u32 {
+        match self {
+            Mode::Smoke => 1,
+            Mode::Quick | Mode::Full => 5,
+        }
+    }
+
     /// Picks the task count for this mode.
     pub fn pick(self, smoke: u64, quick: u64, full: u64) -> u64 {
         match self {

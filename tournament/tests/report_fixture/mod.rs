@@ -186,6 +186,7 @@ pub fn provenance() -> Provenance {
             shuffle_seed: None,
             margin: None,
             flagship: None,
+            processes: None,
         },
     }
 }
