@@ -59,7 +59,7 @@ bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: SL
 	@test -n "$(OUT)" || { echo "usage: make bench-slowed OUT=/tmp/slowed [SLOW_TEST_NS=3.2]"; exit 2; }
 	CARGO_TARGET_DIR=target/slowed $(CARGO) run --release --quiet -p tournament --features slow-test -- run --quick --out $(OUT)
 
-calibrate: ## Measure the method: A/A verdict agreement and false positives (sequential and interleaved), power at 2/5/10% injected slowdowns → results/calibration/CALIBRATION.md (~35 min, quiet machine; SKIP_AA=1 LEVELS=... re-measures levels only)
+calibrate: ## Measure the method: A/A verdict agreement and false positives (sequential and interleaved), power at 2/5/10% injected slowdowns → results/calibration/CALIBRATION.md (~50 min, quiet machine; SKIP_AA=1 LEVELS=... re-measures levels only)
 	scripts/calibrate.sh
 
 instructions: ## Instruction counts (valgrind callgrind) of the loop-thread hot paths; skipped without valgrind

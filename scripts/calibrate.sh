@@ -337,3 +337,9 @@ print("\n".join(md))
 PY
 phase "done"
 echo "calibrate: wrote $out/CALIBRATION.md" >&2
+# Archive the run folders as committed run folders are kept: raw.jsonl.gz (gzip -n: no name or
+# time stamp, so the same samples give the same bytes); every reader, `--resume` apart, takes it.
+for raw in "$out"/aa-*/raw.jsonl "$out"/power-*/*/raw.jsonl; do
+  if [ -f "$raw" ]; then gzip -n -9 -f "$raw"; fi
+done
+echo "calibrate: compressed the run folders' raw.jsonl" >&2
