@@ -24,6 +24,9 @@ fn leak_param() -> Param {
     Param::new("leak-l=3,n=2000", 6_000).with_batch(2_000).with_variant("leak")
 }
 
+/// Most growth samples per contender before its growth counts as unbounded.
+const GROWTH_SAMPLES: usize = 5;
+
 fn growth_param() -> Param {
     Param::new("growth-n=20000,b=1000", 20_000).with_batch(1_000).with_variant("growth")
 }
@@ -107,15 +110,32 @@ fn every_contender_passes_leak_and_growth_checks_and_broken_loops_fail_them() {
         if metric(&leak, "leak_pass") != 1.0 || residual > LEAK_BOUND as f64 {
             failures.push(format!("{}: leak residual {residual} bytes > {LEAK_BOUND}", c.id));
         }
-        let growth = (c.run_sample)("footprint", &growth_param(), &config)
-            .unwrap_or_else(|e| panic!("{}: growth sample failed: {e}", c.id));
-        let (hw1, hw2) = (
-            metric(&growth, "growth_first_half_high_water"),
-            metric(&growth, "growth_second_half_high_water"),
-        );
-        println!("{:<16} growth high-water {hw1} / {hw2} bytes", c.id);
-        if metric(&growth, "growth_bounded") != 1.0 {
-            failures.push(format!("{}: growth unbounded ({hw1} then {hw2} bytes)", c.id));
+        // Judged as the report judges the cell (`summarize::growth_bounded_across`): the
+        // largest second-half high-water against the largest first-half one. A single sample
+        // is not enough: a buffer that grows to its cap in whichever half sees the biggest
+        // backlog looks unbounded in one sample (CI saw tokio-ct at 3,072 then 132,608 bytes),
+        // while growth without limit exceeds the first halves in every sample.
+        let (mut max1, mut max2, mut bounded) = (0.0_f64, 0.0_f64, false);
+        for _ in 0..GROWTH_SAMPLES {
+            let growth = (c.run_sample)("footprint", &growth_param(), &config)
+                .unwrap_or_else(|e| panic!("{}: growth sample failed: {e}", c.id));
+            let (hw1, hw2) = (
+                metric(&growth, "growth_first_half_high_water"),
+                metric(&growth, "growth_second_half_high_water"),
+            );
+            println!("{:<16} growth high-water {hw1} / {hw2} bytes", c.id);
+            (max1, max2) = (max1.max(hw1), max2.max(hw2));
+            bounded = max2 <= max1 * footprint::GROWTH_RATIO + footprint::GROWTH_SLACK as f64;
+            if bounded {
+                break;
+            }
+        }
+        if !bounded {
+            failures.push(format!(
+                "{}: growth unbounded over {GROWTH_SAMPLES} samples (largest halves {max1} then \
+                 {max2} bytes)",
+                c.id
+            ));
         }
         let queued = (c.run_sample)("footprint", &queued_param(), &config)
             .unwrap_or_else(|e| panic!("{}: queued sample failed: {e}", c.id));
