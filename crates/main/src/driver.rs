@@ -10,6 +10,7 @@ use loop_api::RunError;
 use crate::MainLoop;
 use crate::consumer::Token;
 use crate::queue::Queue;
+use crate::spin::SpinBudget;
 use crate::state::{CLOSED, PARKED, POLLING, STOP, in_flight};
 use crate::sync::{self, spin_hint};
 use crate::task::Task;
@@ -40,6 +41,7 @@ impl MainLoop {
     pub(crate) fn drive(&self) -> Result<(), RunError> {
         let mut tok = self.consumer.acquire();
         let mut ready_io: Vec<u64> = Vec::new();
+        let mut spin = SpinBudget::new(self.spin);
         loop {
             self.counters.ticks.add(1);
             let mut progressed = false;
@@ -75,7 +77,7 @@ impl MainLoop {
             // no non-blocking poll first (one `epoll_wait` per round instead of two whenever it
             // finds nothing), and no spin, which would look at the queues only and leave sockets
             // that become readable meanwhile waiting for its end (crate docs, "Readiness").
-            match self.idle(tok, &mut ready_io, !io_ran)? {
+            match self.idle(tok, &mut ready_io, (!io_ran).then_some(&mut spin))? {
                 Idle::Continue(t) => tok = t,
                 Idle::Exit => return Ok(()),
             }
@@ -203,21 +205,23 @@ impl MainLoop {
             || !is_empty(tok, &self.foreign_micro)
     }
 
-    /// Nothing to do: spin for at most `spin_before_sleep` (unless `spin` is false: the tick
-    /// ran readiness callbacks only), then run the sleep handshake (see the crate docs, "The
-    /// wake-up protocol") and sleep, or stop.
+    /// Nothing to do: spin for at most the adaptive budget `spin` (`spin.rs`; `None`: the tick
+    /// ran readiness callbacks only, no spin), then run the sleep handshake (see the crate docs,
+    /// "The wake-up protocol") and sleep, or stop.
     fn idle<'a>(
         &'a self,
         mut tok: Token<'a>,
         ready_io: &mut Vec<u64>,
-        spin: bool,
+        spin: Option<&mut SpinBudget>,
     ) -> Result<Idle<'a>, RunError> {
-        if spin && !self.spin.is_zero() {
+        if let Some(spin) = spin.filter(|s| !s.is_off()) {
+            let budget = spin.next();
             let start = Instant::now();
             let mut next_look = start + SPIN_LOOK_EVERY;
             loop {
                 for _ in 0..SPIN_CHECKS_PER_CLOCK {
                     if self.has_work(&mut tok) {
+                        spin.found_work();
                         return Ok(Idle::Continue(tok));
                     }
                     spin_hint();
@@ -226,9 +230,11 @@ impl MainLoop {
                 // machine and cost the latency cells tens of µs under outside load (crate docs,
                 // "Measurements").
                 let now = Instant::now();
-                if now.duration_since(start) >= self.spin
-                    || self.state.load() & (STOP | CLOSED) != 0
-                {
+                if self.state.load() & (STOP | CLOSED) != 0 {
+                    break;
+                }
+                if now.duration_since(start) >= budget {
+                    spin.ran_out();
                     break;
                 }
                 // A long spin (any `spin_before_sleep` above SPIN_LOOK_EVERY) must not starve
@@ -236,6 +242,7 @@ impl MainLoop {
                 if now >= next_look {
                     next_look = now + SPIN_LOOK_EVERY;
                     if self.timer_due_or_fd_ready(now, ready_io)? {
+                        spin.found_work();
                         return Ok(Idle::Continue(tok));
                     }
                 }

@@ -24,8 +24,11 @@
 //!   foreign ones until both are empty.
 //! * **Wake-ups only when needed.** A state word holds the loop's sleep mode; producers pay a
 //!   futex wake or an eventfd write only if it says the loop sleeps, and only the first of them
-//!   per sleep (a CAS-claimed wake-pending bit). Before sleeping the loop spins for at most
-//!   [`LoopConfig::spin_before_sleep`] re-checking its queues without any write. It sleeps with
+//!   per sleep (a CAS-claimed wake-pending bit). Before sleeping the loop spins re-checking its
+//!   queues without any write, for an adaptive budget of at most
+//!   [`LoopConfig::spin_before_sleep`]: doubled by a spin that found work, halved by one that
+//!   ran out, never below 1/32 of it (`spin.rs`), so a loop whose producer shares its CPU stops
+//!   spinning against it. It sleeps with
 //!   `std::thread::park` (a futex) when no fd is registered, and in `mio::Poll` (epoll, woken by
 //!   `mio::Waker`'s eventfd) when one is, or when [`LoopConfig::always_poll`] is set.
 //! * **Timers** in a binary min-heap keyed by `(deadline, sequence)` with lazy cancellation,
@@ -73,8 +76,8 @@
 //!
 //! Loop (`driver.rs`, `idle`):
 //!
-//! 1. Spin (bounded by `spin_before_sleep`) re-checking the queues' head slots with plain loads
-//!    (no write, no syscall). Work found → run it.
+//! 1. Spin (for the adaptive budget, at most `spin_before_sleep`: `spin.rs`) re-checking the
+//!    queues' head slots with plain loads (no write, no syscall). Work found → run it.
 //! 2. Choose the sleep mode (POLLING if fds are registered or `always_poll`, else PARKED) and
 //!    publish it with `fetch_or(mode)` (acq-rel) on the state word.
 //! 3. Re-check: each queue's tail by a read-modify-write (`fetch_or(0)`, or `fetch_or(MARK)`
@@ -270,6 +273,7 @@ mod counters;
 mod driver;
 mod io;
 mod queue;
+mod spin;
 mod state;
 mod sync;
 mod task;
