@@ -17,19 +17,31 @@
 #    COMPARE.md: the share of the affected cells (main × those workloads) flagged as regressions
 #    and the unaffected cells flagged; from raw.jsonl: the measured paired slowdown (median over
 #    rounds of the per-sample ratio slowed/normal, samples of one index ran in the same round).
-#    Level 0 is the gate's own A/A: a `slow-test` build with a zero delay against the normal
-#    build, interleaved exactly like the other levels, so every cell it flags is a false positive
-#    of the comparison CI uses (`make bench-ab`), as opposed to two runs taken one after the
-#    other (step 1).
+#    Both sides of a level run the *same* slowed binary, the base with SLOW_TEST_NS=0: the only
+#    difference between them is the injected delay. (Against the normal build, each cell also
+#    carried the two binaries' code-layout difference: at level 0, main's cells moved by −4.1%
+#    to +3.2% and 4 of 96 unaffected cells were flagged as improvements, so a 5% delay measured
+#    anything from +5.0% to +10.5%.) Level 0 is then the gate's own A/A: one binary against
+#    itself, interleaved exactly like the other levels, so every cell it flags is a false
+#    positive of the comparison CI uses (`make bench-ab`), as opposed to two runs taken one after
+#    the other (step 1).
+# 3. Two builds, no change in behaviour (BUILD_AA=1, the default): the normal build against the
+#    slowed one at a zero delay, as the old level 0 was: what two binaries of the same source
+#    that differ in layout only look like to the gate (`builds-aa/`).
 #
-# Environment (defaults finish in about 30 min on the 2-vCPU reference VM, builds included):
+# Environment (defaults finish in about 45 min on the 2-vCPU reference VM, builds included):
 #   MODE (--quick), AA_ARGS (extra flags for the A/A runs; default none: the whole quick suite),
-#   LEVELS ("0 2 5 10"), ROUNDS (40: the variance lives at the process level and compare pairs
+#   LEVELS ("0 2 5 10"), ROUNDS (150: the variance lives at the process level and compare pairs
 #   by round, so rounds, not samples per round, narrow the paired interval: at 10 rounds the 98%
-#   intervals of main's cells were ±6% to ±25%, at 40 about ±3% to ±6% on ping-pong and burst),
+#   intervals of main's cells were ±6% to ±25%, at 40 ±5% to ±8%, at 100 (main alone) ±1% on
+#   ping-pong and ±2–3% on burst; a round costs about 1.6 s with the default RUN_ARGS),
 #   SAMPLES_PER_ROUND (2), THRESHOLD (5%),
-#   RUN_ARGS ("--contenders main,baseline,alt-two,tokio-ct,std-mpsc
-#             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running"),
+#   RUN_ARGS ("--no-gate --contenders main,baseline,alt-two,std-mpsc
+#             --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running":
+#             the conformance gate, which each round's process ran first, took most of a round's
+#             time and measures nothing here; tokio-ct, at ~40x main's cost per task, most of
+#             the rest),
+#   BUILD_AA (1; 0 skips step 3),
 #   SLOW_TARGET_DIR (target/slowed: the slowed builds never replace target/release's binary),
 #   OUT (results/calibration; refused when it already holds results unless FORCE=1, which
 #   deletes this script's files there first), SKIP_AA=1 (keep OUT's A/A results and measure
@@ -53,19 +65,20 @@ fi
 mode=${MODE:---quick}
 aa_args=${AA_ARGS:-}
 levels=${LEVELS:-0 2 5 10}
-rounds=${ROUNDS:-40}
+rounds=${ROUNDS:-150}
 per=${SAMPLES_PER_ROUND:-2}
 threshold=${THRESHOLD:-5%}
-run_args=${RUN_ARGS:---contenders main,baseline,alt-two,tokio-ct,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
+run_args=${RUN_ARGS:---no-gate --contenders main,baseline,alt-two,std-mpsc --workloads ping-pong,burst,multi-producer,ping-pong-latency,wakeup-running}
 slow_target=${SLOW_TARGET_DIR:-${CARGO_TARGET_DIR:-target}/slowed}
 out=${OUT:-results/calibration}
 
 if [ "${SKIP_AA:-}" = 1 ]; then
   [ -d "$out/aa-1" ] && [ -s "$out/aa-compare.md" ] || { echo "calibrate: SKIP_AA=1 needs $out/aa-1 and aa-compare.md" >&2; exit 2; }
   for pct in $levels; do rm -rf "$out/power-${pct}pct"; done
+  if [ "${BUILD_AA:-1}" = 1 ]; then rm -rf "$out/builds-aa"; fi
 elif [ -e "$out/aa-1" ] || [ -e "$out/CALIBRATION.md" ]; then
   if [ "${FORCE:-}" = 1 ]; then
-    rm -rf "$out"/aa-1 "$out"/aa-2 "$out"/aa-compare.md "$out"/aa-verdict-diff.txt "$out"/power-* \
+    rm -rf "$out"/aa-1 "$out"/aa-2 "$out"/aa-compare.md "$out"/aa-verdict-diff.txt "$out"/power-* "$out"/builds-aa \
       "$out"/CALIBRATION.md "$out"/settings.txt "$out"/phases.txt
   else
     echo "calibrate: $out already holds a calibration; FORCE=1 replaces it, OUT=<dir> writes elsewhere" >&2
@@ -138,22 +151,39 @@ phase "build slowed"
 (unset SLOW_TEST_NS; CARGO_TARGET_DIR=$slow_target cargo build --release --quiet -p tournament --features slow-test)
 slow="$tmp/tournament-slowed"
 cp "$slow_target/release/tournament" "$slow"
+unset SLOW_TEST_NS
+# slowed_at NS: a launcher of the slowed binary with SLOW_TEST_NS=NS (bench-ab takes one
+# binary per side; the delay is the only thing that differs between the sides of a level).
+slowed_at() {
+  local f="$tmp/tournament-slowed-at-$1"
+  printf '#!/bin/sh\nSLOW_TEST_NS=%s exec "%s" "$@"\n' "$1" "$slow" >"$f"
+  chmod +x "$f"
+  echo "$f"
+}
+slow_zero=$(slowed_at 0)
+ab() { # name base-binary new-binary
+  local rc=0
+  BASE_BIN=$2 NEW_BIN=$3 OUT="$out/$1" ROUNDS=$rounds SAMPLES_PER_ROUND=$per \
+    MODE=$mode THRESHOLD=$threshold RUN_ARGS=$run_args scripts/bench-ab.sh HEAD >/dev/null || rc=$?
+  [ -s "$out/$1/COMPARE.md" ] || { echo "calibrate: $1 failed (exit $rc)" >&2; exit 1; }
+}
 for pct in $levels; do
   ns=$(python3 -c "print(f'{$base_ns * $pct / 100:.3f}')")
-  phase "power ${pct}% (SLOW_TEST_NS=$ns)"
-  rc=0
-  SLOW_TEST_NS=$ns BASE_BIN=$normal NEW_BIN=$slow OUT="$out/power-${pct}pct" ROUNDS=$rounds SAMPLES_PER_ROUND=$per \
-    MODE=$mode THRESHOLD=$threshold RUN_ARGS=$run_args scripts/bench-ab.sh HEAD >/dev/null || rc=$?
-  [ -s "$out/power-${pct}pct/COMPARE.md" ] || { echo "calibrate: power ${pct}% failed (exit $rc)" >&2; exit 1; }
+  phase "power ${pct}% (SLOW_TEST_NS=$ns against 0, one binary)"
+  ab "power-${pct}pct" "$slow_zero" "$(slowed_at "$ns")"
   echo "$ns" >"$out/power-${pct}pct/SLOW_TEST_NS.txt"
 done
+if [ "${BUILD_AA:-1}" = 1 ]; then
+  phase "two builds, no change (normal vs slowed at 0)"
+  ab builds-aa "$normal" "$slow_zero"
+fi
 # Every comparison is derived from raw samples, so the calibrating build re-derives them all
 # (also those of levels measured by an earlier SKIP_AA=1 call): the numbers below always
 # describe this build's `compare`.
 phase "compare (every level, this build)"
 "$normal" compare "$out/aa-1" "$out/aa-2" --threshold "$threshold" --out "$out/aa-compare.md" >/dev/null || true
 "$normal" verdict-diff "$out/aa-1" "$out/aa-2" >"$out/aa-verdict-diff.txt"
-for d in "$out"/power-*pct; do
+for d in "$out"/power-*pct "$out"/builds-aa; do
   [ -d "$d/base" ] && [ -d "$d/new" ] || continue
   n=$(sed -n 's/.*, \([0-9][0-9]*\) samples per cell per round.*/\1/p' "$d/ORDER.txt")
   "$normal" compare "$d/base" "$d/new" --threshold "$threshold" --interleaved "${n:-1}" --out "$d/COMPARE.md" >/dev/null || true
@@ -288,11 +318,12 @@ w("## Power: graded injected slowdowns\n")
 w(f"A `slow-test` build adds a calibrated busy-wait of SLOW_TEST_NS ns per task to `main`'s tasks, "
   f"paid on its loop thread, on ping-pong and burst only (the affected cells; `harness::slow_test_ns`). Levels "
   f"are percentages of `main`'s ping-pong median in `aa-1` ({base_ns:.3f} ns/task). Each level: "
-  f"`scripts/bench-ab.sh` normal (base) vs slowed (new) in ABBA rounds (column *rounds*) of "
+  f"`scripts/bench-ab.sh` with the same slowed binary on both sides, SLOW_TEST_NS = 0 (base) against "
+  f"the level's delay (new), so the delay is the only difference, in ABBA rounds (column *rounds*) of "
   f"{settings['samples_per_round']} samples per cell, `{settings['run_args']}`, compared with "
   f"`tournament compare --interleaved {settings['samples_per_round']}` (paired by round). Level 0 is "
-  f"the gate's own A/A: a zero delay, so every cell it flags is a false positive. *Measured "
-  f"slowdown*: median over sample indices of the ratio slowed/normal of the samples taken in the "
+  f"the gate's own A/A: one binary against itself, so every cell it flags is a false positive. *Measured "
+  f"slowdown*: median over sample indices of the ratio new/base of the samples taken in the "
   f"same round, minus 1.\n")
 w("| level | SLOW_TEST_NS | rounds | measured slowdown, main ping-pong | median measured slowdown, affected cells | affected cells flagged | unaffected cells flagged | run-level sign test |")
 w("|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -328,6 +359,24 @@ for lv in levels:
         parts.append(f"`{k[0]}` `{k[1]}` {pct(None if r is None else r - 1)} (n={n}): {cells[k][0]}")
     w(f"- {lv}%: " + "; ".join(parts))
 w("")
+bd = os.path.join(out, "builds-aa")
+if os.path.exists(os.path.join(bd, "COMPARE.md")):
+    cells = compare_cells(os.path.join(bd, "COMPARE.md"))
+    base, new = samples(os.path.join(bd, "base")), samples(os.path.join(bd, "new"))
+    jud = [k for k in cells if judged(cells[k][0])]
+    reg = [k for k in jud if flagged(cells[k][0])]
+    imp = [k for k in jud if improved(cells[k][0])]
+    mains = sorted(k for k in cells if k[2] == "main" and k[0] in AFFECTED)
+    moves = "; ".join(f"`{k[0]}` `{k[1]}` {pct(None if paired(base, new, k)[0] is None else paired(base, new, k)[0] - 1)}"
+                      for k in mains)
+    nr = open(os.path.join(bd, "ROUNDS.txt")).read().strip() if os.path.exists(os.path.join(bd, "ROUNDS.txt")) else "?"
+    w("## Two builds of the same behaviour\n")
+    w(f"`builds-aa`: the normal build (base) against the slowed build at SLOW_TEST_NS = 0 (new), "
+      f"{nr} ABBA rounds like the levels: the binaries differ in code layout only, as any two builds do. "
+      f"{share(len(reg), len(jud))} judged cells flagged as regressions, {share(len(imp), len(jud))} as "
+      f"improvements; run-level sign test: "
+      f"{'REGRESSION' if run_level(os.path.join(bd, 'COMPARE.md')) else 'no regression'}. "
+      f"`main`'s paired change on the cells the levels slow: {moves}.\n")
 w("## Phases\n")
 w("| phase | started at (s) |\n|---|---:|")
 for p in phases:
@@ -339,7 +388,7 @@ phase "done"
 echo "calibrate: wrote $out/CALIBRATION.md" >&2
 # Archive the run folders as committed run folders are kept: raw.jsonl.gz (gzip -n: no name or
 # time stamp, so the same samples give the same bytes); every reader, `--resume` apart, takes it.
-for raw in "$out"/aa-*/raw.jsonl "$out"/power-*/*/raw.jsonl; do
+for raw in "$out"/aa-*/raw.jsonl "$out"/power-*/*/raw.jsonl "$out"/builds-aa/*/raw.jsonl; do
   if [ -f "$raw" ]; then gzip -n -9 -f "$raw"; fi
 done
 echo "calibrate: compressed the run folders' raw.jsonl" >&2

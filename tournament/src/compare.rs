@@ -205,8 +205,8 @@ pub struct CellComparison {
     pub new: Option<(CellStatus, Option<f64>)>,
     /// new ÷ old: the paired Hodges–Lehmann ratio when `paired`, else median(new) / median(old).
     pub ratio: Option<f64>,
-    /// 95% CI of the ratio: the distribution-free paired interval when `paired`, else a
-    /// two-sample percentile bootstrap.
+    /// CI of the ratio: the distribution-free paired interval at [`PAIRED_CI_LEVEL_PCT`] when
+    /// `paired`, else a 95% two-sample percentile bootstrap.
     pub ci: Option<(f64, f64)>,
     /// Whether the ratio pairs sample *s* of OLD with sample *s* of NEW (≥ 6 common indices).
     pub paired: bool,
@@ -633,11 +633,11 @@ pub fn render_markdown(c: &Comparison) -> String {
     let _ = writeln!(
         md,
         "Method: per cell (joined by workload · param · contender), the ratio new/old of the \
-         per-sample primary metric (ns/task or ns/op) with a 95% CI: paired by round for \
+         per-sample primary metric (ns/task or ns/op) with a confidence interval (CI): paired by round for \
          interleaved runs (`--interleaved N`, as `make bench-ab` adds N samples per side per ABBA \
          round) holding ≥ 7 common rounds (Hodges–Lehmann of the per-round ratios of medians, \
          signed-rank interval at 98%: an unchanged cell lies wholly beyond 1 at most 1% of the \
-         time per side), else ratio of medians with a percentile bootstrap ({} \
+         time per side), else ratio of medians with a 95% percentile bootstrap ({} \
          resamples, fixed seed). These runs: {}. Each CI is \
          widened by ± z·σ_b in log space for the between-run noise: σ_b = {:.4} (1.4826 × MAD of \
          ln ratio over the judged cells stable in both runs, less their median within-cell \
@@ -708,7 +708,7 @@ pub fn render_markdown(c: &Comparison) -> String {
     );
     let _ = writeln!(
         md,
-        "| Workload · param · contender | unit | old median | new median | new/old | 95% CI | verdict |\n\
+        "| Workload · param · contender | unit | old median | new median | new/old | CI (98% paired, 95% unpaired) | verdict |\n\
          |---|---|---:|---:|---:|---|---|"
     );
     let mut order: Vec<&CellComparison> = c.cells.iter().collect();
