@@ -184,6 +184,16 @@ pub fn bootstrap_median_ci(xs: &[f64]) -> Option<(f64, f64)> {
 /// [`BOOTSTRAP_SEED`], `old` drawn before `new` in each round). `None` when either slice is
 /// empty or a resampled `old` median is not positive (a ratio would be meaningless).
 pub fn bootstrap_ratio_of_medians_ci(old: &[f64], new: &[f64]) -> Option<(f64, f64)> {
+    bootstrap_ratio_of_medians_ci_at(old, new, CI_LEVEL_PCT)
+}
+
+/// [`bootstrap_ratio_of_medians_ci`] at confidence `level_pct` (e.g. 98.0: the
+/// (100 − level)/2-th and (100 + level)/2-th nearest-rank percentiles of the resampled ratios).
+pub fn bootstrap_ratio_of_medians_ci_at(
+    old: &[f64],
+    new: &[f64],
+    level_pct: f64,
+) -> Option<(f64, f64)> {
     if old.is_empty() || new.is_empty() {
         return None;
     }
@@ -205,7 +215,7 @@ pub fn bootstrap_ratio_of_medians_ci(old: &[f64], new: &[f64]) -> Option<(f64, f
         ratios.push(median_of_sorted(&rb) / den);
     }
     ratios.sort_unstable_by(cmp_f64);
-    let tail = (100.0 - CI_LEVEL_PCT) / 2.0;
+    let tail = (100.0 - level_pct) / 2.0;
     Some((nearest_rank(&ratios, tail)?, nearest_rank(&ratios, 100.0 - tail)?))
 }
 
