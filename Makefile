@@ -55,11 +55,11 @@ bench-ab: ## Same-machine A/B: build REV and this tree, alternate their quick su
 	@test -n "$(REV)" || { echo "usage: make bench-ab REV=<git-rev>"; exit 2; }
 	scripts/bench-ab.sh $(REV)
 
-bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: SLOW_TEST_NS ns per task paid by main's loop thread, default 500, on ping-pong/burst/multi-producer) into OUT
+bench-slowed: ## Quick run of a deliberately slowed build (feature slow-test: SLOW_TEST_NS ns per task paid by main's loop thread, default 500, on ping-pong/burst) into OUT
 	@test -n "$(OUT)" || { echo "usage: make bench-slowed OUT=/tmp/slowed [SLOW_TEST_NS=3.2]"; exit 2; }
 	CARGO_TARGET_DIR=target/slowed $(CARGO) run --release --quiet -p tournament --features slow-test -- run --quick --out $(OUT)
 
-calibrate: ## Measure the method: A/A verdict agreement and false positives (sequential and interleaved), power at 2/5/10% injected slowdowns → results/calibration/CALIBRATION.md (~50 min, quiet machine; SKIP_AA=1 LEVELS=... re-measures levels only)
+calibrate: ## Measure the method: A/A verdict agreement and false positives (sequential and interleaved), power at 2/5/10% injected slowdowns → results/calibration/CALIBRATION.md (~55 min, quiet machine; SKIP_AA=1 LEVELS=... re-measures levels only)
 	scripts/calibrate.sh
 
 instructions: ## Instruction counts (valgrind callgrind) of the loop-thread hot paths; skipped without valgrind
