@@ -28,7 +28,8 @@ pub const ENTRIES: &[Contender] = &[
     entry::<loop_main::MainLoop>(
         "main",
         "ours: flagship — lock-free segmented MPSC with inline 24-byte closures, wake only on the \
-         sleeping transition, 20 µs spin, futex park (epoll when fds are registered)",
+         sleeping transition, adaptive spin (at most 20 µs), futex park (epoll when fds are \
+         registered)",
         LoopConfig::default,
     ),
     entry::<loop_main::MainLoop>(
