@@ -18,7 +18,8 @@
 //!
 //! ## Measured
 //!
-//! `make bench-ab` of this rule against the fixed spin (16 ABBA rounds, `--contenders main`,
+//! `make bench-ab` of this rule against the fixed spin (`results/ab-852b7f3-vs-adaptive-spin`:
+//! 16 ABBA rounds, `--contenders main`,
 //! the submit-path workloads and every latency workload of `main`): `cas-contention-latency`
 //! p=02 −61% [0.325, 0.491] (98% paired interval), p=04 −58%, p=08 −51%, the other 29 cells
 //! without significant change but one (`batch-budget-throughput` budget=0512 +3.6% [1.002,
