@@ -33,8 +33,8 @@
 //! two back-to-back quick runs of the same build here differed by up to 29% on single stable cells,
 //! with as many "improvements" as "regressions". So the comparison also estimates the between-run
 //! spread from the data: σ_b² = (1.4826 × MAD of ln(ratio) over every cell stable in both
-//! runs)² minus the median within-cell variance of ln(ratio) (from each cell's 95% interval), at
-//! least 0 (a robust standard deviation of what the cells' own intervals do not explain; most
+//! runs)² minus the median within-cell variance of ln(ratio) (from each cell's interval, at its
+//! own level), at least 0 (a robust standard deviation of what the cells' own intervals do not explain; most
 //! cells of a comparison do not change, so their spread *is* the noise; a real change moves the
 //! median, not the MAD much, and inflating σ_b only makes the gate more conservative). Each cell's CI is widened by ± z·σ_b in log space, where z is the two-sided
 //! normal quantile at family-wise α = 5% Bonferroni-corrected for the number of judged cells
@@ -506,12 +506,17 @@ fn apply_noise_floor(cells: &mut [CellComparison], threshold: f64) -> (f64, f64,
     let logs: Vec<f64> = noise.iter().filter_map(|&i| cells[i].ratio).map(f64::ln).collect();
     // Each cell's own interval already holds its within-run error; only the spread of the
     // cells' ratios beyond that error is between-run noise, so the typical within-cell variance
-    // (from the 95% intervals' widths in log space) is subtracted before widening.
+    // (from the intervals' widths in log space, each at its own level) is subtracted before
+    // widening.
+    let half_width_z = |paired: bool| {
+        let level = if paired { PAIRED_CI_LEVEL_PCT } else { UNPAIRED_CI_LEVEL_PCT };
+        stats::normal_quantile(1.0 - (1.0 - level / 100.0) / 2.0)
+    };
     let within: Vec<f64> = noise
         .iter()
-        .filter_map(|&i| cells[i].ci)
-        .filter(|(lo, hi)| *lo > 0.0 && *hi > 0.0)
-        .map(|(lo, hi)| ((hi.ln() - lo.ln()) / (2.0 * 1.96)).powi(2))
+        .filter_map(|&i| cells[i].ci.map(|ci| (ci, half_width_z(cells[i].paired))))
+        .filter(|((lo, hi), _)| *lo > 0.0 && *hi > 0.0)
+        .map(|((lo, hi), z)| ((hi.ln() - lo.ln()) / (2.0 * z)).powi(2))
         .collect();
     let sigma = if logs.len() >= MIN_CELLS_FOR_NOISE {
         let med = stats::median(&logs).unwrap_or(0.0);
