@@ -415,26 +415,19 @@ fn summarize_memory_cell(w: &str, p: &str, c: &str, recs: &[&RawSample]) -> Summ
 }
 
 /// Whether a contender's heap stayed bounded under sustained load, judged over all its `growth`
-/// samples together: the largest second-half high-water must stay within
-/// `footprint::GROWTH_RATIO` × the largest first-half high-water + `footprint::GROWTH_SLACK`.
-///
-/// Per sample the halves are too noisy to judge: a pool that fills to its cap during whichever
-/// half happens to see the biggest backlog makes a bounded loop look unbounded in a sample
-/// (seen in run `20261121T035105Z-f9e2f85`, in git history: main's 128-segment pool reached its cap
-/// in the second half of 2 of 10 samples and in the first half of 3 others). Growth without limit
-/// shows in every sample's second half, so it still exceeds the largest first half. `None` when no
-/// sample carries the halves.
+/// samples together by [`footprint::growth_bounded_over`](crate::workloads::footprint::growth_bounded_over).
+/// `None` when no sample carries the halves.
 fn growth_bounded_across(ok: &[&RawSample]) -> Option<bool> {
-    let max_of = |name: &str| -> Option<f64> {
-        ok.iter()
-            .filter_map(|s| s.metrics.iter().find(|m| m.name == name).map(|m| m.value))
-            .reduce(f64::max)
-    };
-    let first = max_of("growth_first_half_high_water")?;
-    let second = max_of("growth_second_half_high_water")?;
-    Some(
-        second
-            <= first * crate::workloads::footprint::GROWTH_RATIO
-                + crate::workloads::footprint::GROWTH_SLACK as f64,
-    )
+    let value =
+        |s: &RawSample, name: &str| s.metrics.iter().find(|m| m.name == name).map(|m| m.value);
+    let halves: Vec<(f64, f64)> = ok
+        .iter()
+        .filter_map(|s| {
+            Some((
+                value(s, "growth_first_half_high_water")?,
+                value(s, "growth_second_half_high_water")?,
+            ))
+        })
+        .collect();
+    (!halves.is_empty()).then(|| crate::workloads::footprint::growth_bounded_over(&halves))
 }
