@@ -157,18 +157,37 @@ pub struct Comparison {
     pub verdict: Verdict,
 }
 
-/// The per-sample primary values of a cell's ok samples by sample index (what is paired).
-fn values_by_sample(recs: &[&RawSample]) -> HashMap<u32, f64> {
+/// What a comparison pairs: one value per ok sample, or `None` when the sample has none.
+pub type SampleValue = fn(&RawSample) -> Option<f64>;
+
+/// Fewest latencies a sample needs for its own p99 to be a percentile rather than its largest
+/// latency (nearest rank: rank ⌈0.99·n⌉ < n needs n ≥ 100), as the report's † rule.
+pub const TAIL_MIN_LATENCIES: u64 = 100;
+
+/// A sample's own p99 latency, ns: `None` without a latency record or with fewer than
+/// [`TAIL_MIN_LATENCIES`] latencies.
+pub fn sample_p99_ns(s: &RawSample) -> Option<f64> {
+    s.latency.as_ref().filter(|l| l.count >= TAIL_MIN_LATENCIES).map(|l| l.p99_ns as f64)
+}
+
+/// The per-sample values (`value`) of a cell's ok samples by sample index (what is paired).
+fn values_by_sample(recs: &[&RawSample], value: SampleValue) -> HashMap<u32, f64> {
     recs.iter()
         .filter(|s| s.status == SampleStatus::Ok && s.tasks > 0)
-        .filter_map(|s| s.primary_ns().map(|v| (s.sample, v)))
+        .filter_map(|s| value(s).map(|v| (s.sample, v)))
         .collect()
 }
 
-/// The pairs (a's sample *s*, b's sample *s*) over the sample indices both measured, in index
-/// order.
+/// The pairs (a's sample *s*, b's sample *s*) of primary values over the sample indices both
+/// measured, in index order.
 pub fn pairs_of(a: &[&RawSample], b: &[&RawSample]) -> Vec<(f64, f64)> {
-    let (va, vb) = (values_by_sample(a), values_by_sample(b));
+    pairs_of_by(a, b, RawSample::primary_ns)
+}
+
+/// [`pairs_of`] over another per-sample value (e.g. [`sample_p99_ns`]); samples without the
+/// value are left out.
+pub fn pairs_of_by(a: &[&RawSample], b: &[&RawSample], value: SampleValue) -> Vec<(f64, f64)> {
+    let (va, vb) = (values_by_sample(a, value), values_by_sample(b, value));
     let mut idx: Vec<u32> = va.keys().filter(|s| vb.contains_key(s)).copied().collect();
     idx.sort_unstable();
     idx.iter().map(|s| (va[s], vb[s])).collect()
@@ -183,7 +202,8 @@ pub fn pairs_of(a: &[&RawSample], b: &[&RawSample]) -> Vec<(f64, f64)> {
 /// gives [`pairs_of`].
 pub fn round_pairs_of(a: &[&RawSample], b: &[&RawSample], per_round: u32) -> Vec<(f64, f64)> {
     let per = per_round.max(1);
-    let (va, vb) = (values_by_sample(a), values_by_sample(b));
+    let value: SampleValue = RawSample::primary_ns;
+    let (va, vb) = (values_by_sample(a, value), values_by_sample(b, value));
     let mut rounds: std::collections::BTreeMap<u32, (Vec<f64>, Vec<f64>)> = Default::default();
     for (s, x) in &va {
         if let Some(y) = vb.get(s) {
@@ -208,6 +228,44 @@ pub fn compare_all(
     rows: &[SummaryRow],
     flagship: &str,
     margin: f64,
+) -> Vec<Comparison> {
+    compare_all_by(samples, rows, flagship, margin, RawSample::primary_ns, None)
+}
+
+/// The **tail** comparisons of `flagship`: as [`compare_all`], but each sample contributes its
+/// own p99 latency ([`sample_p99_ns`]) instead of its primary value, in tables whose samples
+/// record latencies (unit `p99 ns`). Pairing by sample keeps one bad sample from setting the
+/// result, which it does for the p99 of the latencies of all samples pooled (the tables' p99
+/// column): a stall of the machine during one sample of one contender moves that pooled p99,
+/// and only one pair of the paired interval. A comparison whose cells have fewer than 6 samples
+/// with ≥ [`TAIL_MIN_LATENCIES`] latencies in common is [`Verdict::Undecided`].
+pub fn compare_tails(
+    samples: &[RawSample],
+    rows: &[SummaryRow],
+    flagship: &str,
+    margin: f64,
+) -> Vec<Comparison> {
+    let latency_tables: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r.lat_count.is_some())
+        .map(|r| (r.workload.as_str(), r.param.as_str()))
+        .collect();
+    let rows: Vec<SummaryRow> = rows
+        .iter()
+        .filter(|r| latency_tables.contains(&(r.workload.as_str(), r.param.as_str())))
+        .cloned()
+        .collect();
+    compare_all_by(samples, &rows, flagship, margin, sample_p99_ns, Some("p99 ns"))
+}
+
+/// [`compare_all`] over the per-sample `value`, in `unit` (the flagship row's unit when `None`).
+fn compare_all_by(
+    samples: &[RawSample],
+    rows: &[SummaryRow],
+    flagship: &str,
+    margin: f64,
+    value: SampleValue,
+    unit: Option<&str>,
 ) -> Vec<Comparison> {
     let mut cells: HashMap<(&str, &str, &str), Vec<&RawSample>> = HashMap::new();
     for s in samples {
@@ -239,12 +297,12 @@ pub fn compare_all(
                 continue;
             }
             let o_recs = cells.get(&(w, p, r.contender.as_str())).unwrap_or(&empty);
-            let pairs = pairs_of(f_recs, o_recs);
+            let pairs = pairs_of_by(f_recs, o_recs, value);
             let paired = stats::paired_ratio(&pairs);
             out.push(Comparison {
                 workload: w.to_string(),
                 param: p.to_string(),
-                unit: f_row.unit.clone(),
+                unit: unit.map_or_else(|| f_row.unit.clone(), str::to_string),
                 flagship: flagship.to_string(),
                 other: r.contender.clone(),
                 role,

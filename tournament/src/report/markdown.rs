@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::cell_notes;
 use super::headline;
 use super::plots::{PLOTS_DIR, bar_plot_name, sweep_of, sweep_plot_name};
 use super::text::{NA, code, esc, group_thousands, int, num};
@@ -272,14 +273,19 @@ fn how_to_read(md: &mut String) {
          (all threads), blocks/task the voluntary context switches, wake syscalls/task the \
          producer wake-ups that cost a syscall (— when the contender does not count them). \
          Latency percentiles are nearest-rank over every latency recorded by all ok samples \
-         (merged histograms, 3 significant digits), with their count. Cells that could not be \
-         measured are listed, with their reason, under *Declared gaps and failures*.\n",
+         (merged histograms, 3 significant digits), with their count; a stall during one \
+         sample can set them, so under a latency table the flagship's tail is also compared \
+         with each rival's paired by sample (each sample's own p99, the verdicts' method). A \
+         network table whose closed-loop client was busy at least 90% of the time in every \
+         cell is marked *client-bound*: the client, not the server, set its pace. Cells that \
+         could not be measured are listed, with their reason, under *Declared gaps and failures*.\n",
         group_thousands(stats::BOOTSTRAP_RESAMPLES as u64)
     );
 }
 
 fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) {
     let _ = writeln!(md, "### Results per workload\n");
+    let (flagship, margin) = crate::verdict::settings(prov);
     let mut i = 0;
     let mut current_workload: Option<&str> = None;
     while i < rows.len() {
@@ -320,6 +326,8 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
             }
         }
         table(md, &rows[i..end]);
+        cell_notes::client_bound_note(md, &rows[i..end], samples);
+        cell_notes::tail_note(md, &rows[i..end], samples, &flagship, margin);
         secondary_metrics(md, &rows[i..end], samples);
         i = end;
     }
@@ -646,9 +654,9 @@ fn memory_table(md: &mut String, group: &[SummaryRow]) {
          heap (and RSS) growth per task while N tasks wait behind a blocked loop; *retained* is \
          what the loop still holds after they ran and it went idle, relative to its warm idle \
          state; *growth high-water* is the peak heap above the warm idle loop under sustained \
-         load in bursts, *bounded* when the second half's peak stays within 1.25 × the first \
-         half's + 64 KiB and the heap after the second half within 64 KiB of the heap after the \
-         first; the *leak check* passes when the loops created, driven and shut down leave at \
+         load in bursts, *bounded* when in at least one sample the second half's peak stays within \
+         1.25 × that sample's first half's + 64 KiB (growth without limit exceeds it in every \
+         sample; a pool that fills to its cap does so in some); the *leak check* passes when the loops created, driven and shut down leave at \
          most the bound shown.\n"
     );
     let _ = writeln!(

@@ -7,6 +7,7 @@
 //! [`regenerate`] — never from the memory of a run, and the output is byte-identical for the
 //! same input.
 
+mod cell_notes;
 mod csv;
 pub mod headline;
 pub mod headline_plot;

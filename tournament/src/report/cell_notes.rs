@@ -1,0 +1,142 @@
+//! Notes printed under one result table that qualify what its ranking can say:
+//!
+//! * [`tail_note`]: the flagship's tail latency against each rival, each sample's own p99
+//!   paired by sample ([`crate::verdict::compare_tails`]), beside the table's pooled p99 column,
+//!   which the worst samples set;
+//! * [`client_bound_note`]: whether a closed-loop load generator, rather than the servers, set
+//!   the pace of the cell, so that the servers' differences are compressed.
+
+use std::fmt::Write as _;
+
+use super::headline::fmt_comparison;
+use super::text::{code, group_thousands};
+use crate::record::{RawSample, SampleStatus, SummaryRow};
+use crate::stats;
+use crate::verdict::{self, Role, Verdict};
+
+/// Workloads whose load generator is **closed-loop** (a connection sends its next message only
+/// after the previous reply) and reports its own CPU as `client_cpu_ns_per_message`: the cell's
+/// wall time per message cannot fall below what the client spends per message, whatever the
+/// server does. (The open-loop `echo-open` client paces by spinning, so its CPU says nothing
+/// about saturation; `http`'s wrk does not report its CPU.)
+pub const CLOSED_LOOP_CLIENT_WORKLOADS: &[&str] = &["echo"];
+
+/// Name of the secondary metric with the client's CPU (user + system) per message, ns.
+pub const CLIENT_CPU_METRIC: &str = "client_cpu_ns_per_message";
+
+/// Share of the wall time the client must have been busy, in every measured contender's cell
+/// (median over its ok samples), for [`client_bound_note`] to call the table client-bound. At
+/// 90% the client had at most 10% of slack: no server could be measured more than about 10%
+/// faster than the slowest-paced one, whatever its own cost.
+pub const CLIENT_BOUND_SHARE: f64 = 0.90;
+
+/// Writes the tail comparison of `flagship` with each rival in this table (`group`: the rows of
+/// one workload × param table), when the table records latencies and the flagship's cell has
+/// them: one sentence listing `rival ratio× (low–high) verdict`, with `margin` the practical
+/// margin of the verdicts. Writes nothing otherwise.
+pub fn tail_note(
+    md: &mut String,
+    group: &[SummaryRow],
+    samples: &[RawSample],
+    flagship: &str,
+    margin: f64,
+) {
+    let Some(first) = group.first() else { return };
+    let table: Vec<RawSample> = samples
+        .iter()
+        .filter(|s| s.workload == first.workload && s.param == first.param)
+        .cloned()
+        .collect();
+    let comps: Vec<_> = verdict::compare_tails(&table, group, flagship, margin)
+        .into_iter()
+        .filter(|c| c.role == Role::Rival)
+        .collect();
+    if comps.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = comps
+        .iter()
+        .map(|c| {
+            let verdict = match c.verdict {
+                Verdict::Faster => "**lower**",
+                Verdict::Slower => "**higher**",
+                Verdict::Equivalent => "equivalent",
+                Verdict::Undecided => "undecided",
+            };
+            format!("{} {} {verdict}", code(&c.other), fmt_comparison(c))
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "Tail, paired by sample: {}'s p99 ÷ each rival's, each sample's own p99 (95% CI; \
+         margin {:.0}%): {}. The p99 column pools every sample's latencies, so its worst \
+         samples set it.",
+        code(flagship),
+        margin * 100.0,
+        listed.join(", ")
+    );
+}
+
+/// Median over a cell's ok samples of the client's busy share: client CPU per message ÷ wall
+/// ns per message (unitless; 1 = the client never waited). `None` without such samples.
+fn client_busy_share(samples: &[&RawSample]) -> Option<f64> {
+    let shares: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.status == SampleStatus::Ok)
+        .filter_map(|s| {
+            let cpu = s.metrics.iter().find(|m| m.name == CLIENT_CPU_METRIC)?.value;
+            let wall = s.ns_per_task()?;
+            (wall > 0.0 && cpu.is_finite()).then(|| cpu / wall)
+        })
+        .collect();
+    stats::median(&shares)
+}
+
+/// Writes a warning when the table's workload has a closed-loop client
+/// ([`CLOSED_LOOP_CLIENT_WORKLOADS`]) that was busy at least [`CLIENT_BOUND_SHARE`] of the wall
+/// time in every measured contender's cell: the client, not the server, set the pace, so the
+/// servers' differences are compressed and a ratio between them understates the real one.
+/// Names the range of busy shares and the lowest client CPU per message (ns), below which no
+/// cell of this table could have been measured. Writes nothing otherwise.
+pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSample]) {
+    let Some(first) = group.first() else { return };
+    if !CLOSED_LOOP_CLIENT_WORKLOADS.contains(&first.workload.as_str()) {
+        return;
+    }
+    let mut shares = Vec::new();
+    let mut client_cpu = Vec::new();
+    for r in group.iter().filter(|r| r.status.is_measured()) {
+        let cell: Vec<&RawSample> = samples
+            .iter()
+            .filter(|s| {
+                s.workload == r.workload && s.param == r.param && s.contender == r.contender
+            })
+            .collect();
+        let Some(share) = client_busy_share(&cell) else { return };
+        shares.push(share);
+        let cpus: Vec<f64> = cell
+            .iter()
+            .filter(|s| s.status == SampleStatus::Ok)
+            .filter_map(|s| s.metrics.iter().find(|m| m.name == CLIENT_CPU_METRIC))
+            .map(|m| m.value)
+            .collect();
+        client_cpu.extend(stats::median(&cpus));
+    }
+    let lo = shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = shares.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if shares.is_empty() || lo < CLIENT_BOUND_SHARE {
+        return;
+    }
+    let floor = client_cpu.iter().copied().fold(f64::INFINITY, f64::min);
+    let _ = writeln!(
+        md,
+        "**Client-bound:** the load generator was busy {:.0}–{:.0}% of the wall time in every \
+         contender's cell (its CPU per message ÷ the wall time per message, median over \
+         samples), so the client, not the server, set the pace. No server could be measured \
+         below about {} ns/message here (the client's own CPU per message), and the ratios \
+         between servers understate their real differences.",
+        lo * 100.0,
+        hi * 100.0,
+        group_thousands(floor.round() as u64)
+    );
+}
