@@ -243,7 +243,8 @@ pub struct Comparison {
     /// Build features (env.json `features`) of OLD and NEW: not gated (a slowed build must be
     /// comparable, that is its purpose) but printed when they differ.
     pub features: (Vec<String>, Vec<String>),
-    /// Git SHA (and `-dirty` when dirty) of OLD and NEW.
+    /// The revision OLD's and NEW's binaries were built from, short SHA with `-dirty` when dirty
+    /// (see `git_label`).
     pub git: (String, String),
     /// Between-run spread σ_b of ln(ratio) (robust, from the judged cells stable in both runs).
     pub between_run_sigma: f64,
@@ -556,12 +557,23 @@ fn classify(r: f64, lo: f64, hi: f64, threshold: f64) -> Verdict {
     }
 }
 
+/// The revision a run's **binary** was built from: `env.json`'s `build` facts when the build saw
+/// a git checkout, else the checkout the run started in (runs recorded before `build` existed,
+/// and binaries built outside git, e.g. `make bench-ab`'s base from `git archive`, which run
+/// from the current checkout and so would otherwise be labelled with the new revision).
 fn git_label(p: &Provenance) -> String {
-    let sha = &p.git_sha[..p.git_sha.len().min(10)];
-    match p.git_dirty {
-        Some(false) => sha.to_string(),
-        Some(true) => format!("{sha}-dirty"),
-        None => format!("{sha} (dirty state unknown)"),
+    let label = |full: &str, dirty: Option<bool>| {
+        let sha = &full[..full.len().min(10)];
+        match dirty {
+            Some(false) => sha.to_string(),
+            Some(true) => format!("{sha}-dirty"),
+            None => format!("{sha} (dirty state unknown)"),
+        }
+    };
+    match &p.build {
+        Some(b) if b.git_sha != "unknown" => label(&b.git_sha, b.git_dirty),
+        Some(_) => format!("built outside git, run in checkout {}", label(&p.git_sha, p.git_dirty)),
+        None => label(&p.git_sha, p.git_dirty),
     }
 }
 

@@ -243,3 +243,32 @@ fn interleaved_runs_judge_an_unstable_cell_by_its_pairs_and_unpaired_runs_do_not
     assert!(!cell(&by_3).paired);
     assert_eq!(cell(&by_3).verdict, Verdict::NotJudged);
 }
+
+/// The "Builds" line names the revision each binary was built from (`env.json` `build`), not the
+/// checkout it ran in: `make bench-ab` runs a base binary built from `git archive` (no git, so
+/// `unknown`) in the new checkout.
+#[test]
+fn builds_line_names_the_binarys_revision_not_the_checkout() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_run(a.path(), &valid_samples());
+    let mut old = provenance();
+    old.build = Some(tournament::env::BuildInfo {
+        git_sha: "unknown".into(),
+        git_dirty: None,
+        ..tournament::env::BuildInfo::current()
+    });
+    old.write_json(a.path()).unwrap();
+    write_new(b.path(), valid_samples(), |p| {
+        p.build = Some(tournament::env::BuildInfo {
+            git_sha: "0123456789abcdef000000000000000000000000".into(),
+            git_dirty: Some(false),
+            ..tournament::env::BuildInfo::current()
+        });
+    });
+    let md = render_markdown(&compare_dirs(a.path(), b.path(), 0.05, false).unwrap());
+    let line = md.lines().find(|l| l.starts_with("Builds:")).expect("a Builds line");
+    assert_eq!(
+        line,
+        "Builds: old `built outside git, run in checkout abc1234000`, new `0123456789`."
+    );
+}
