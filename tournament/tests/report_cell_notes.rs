@@ -131,6 +131,10 @@ fn client_bound_when_the_closed_loop_client_is_busy_in_every_cell() {
         v.push(echo("calloop", s, 5_500.0, 0.92));
     }
     let line = client_bound_line(&v).expect("both cells' clients were ≥ 90% busy");
+    let rows = summarize::summarize(&v);
+    let md = render_markdown(&rows, &provenance(), &v);
+    let headline = md.lines().find(|l| l.starts_with("**Client-bound tables:**"));
+    assert!(headline.is_some_and(|l| l.contains("`echo` · `c=100`")), "{headline:?}");
     assert!(line.contains("busy 92–97%"), "{line}");
     // The lowest client CPU per message: main's, 0.97 × 5,000.
     assert!(line.contains("below about 4,850 ns/message"), "{line}");
@@ -145,6 +149,8 @@ fn not_client_bound_when_one_cell_left_the_client_idle_or_the_client_is_not_clos
         v.push(echo("calloop", s, 10_000.0, 0.50));
     }
     assert_eq!(client_bound_line(&v), None);
+    let md = render_markdown(&summarize::summarize(&v), &provenance(), &v);
+    assert!(!md.contains("Client-bound tables"), "no client-bound table, no headline line");
 
     // The same shares on the open-loop workload, whose client spins by design: no note.
     let open: Vec<RawSample> = v

@@ -92,16 +92,25 @@ fn client_busy_share(samples: &[&RawSample]) -> Option<f64> {
     stats::median(&shares)
 }
 
-/// Writes a warning when the table's workload has a closed-loop client
-/// ([`CLOSED_LOOP_CLIENT_WORKLOADS`]) that was busy at least [`CLIENT_BOUND_SHARE`] of the wall
-/// time in every measured contender's cell: the client, not the server, set the pace, so the
-/// servers' differences are compressed and a ratio between them understates the real one.
-/// Names the range of busy shares and the lowest client CPU per message (ns), below which no
-/// cell of this table could have been measured. Writes nothing otherwise.
-pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSample]) {
-    let Some(first) = group.first() else { return };
+/// How busy a closed-loop client was across one table's measured cells.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientBound {
+    /// Lowest and highest busy share over the cells (client CPU per message ÷ wall ns per
+    /// message, median over each cell's ok samples; unitless, 1 = never waited).
+    pub share: (f64, f64),
+    /// Lowest client CPU per message over the cells (median over samples), ns: below it no cell
+    /// of the table could have been measured.
+    pub floor_ns: f64,
+}
+
+/// [`ClientBound`] of one table (`group`: the rows of one workload × param table) when its
+/// workload has a closed-loop client ([`CLOSED_LOOP_CLIENT_WORKLOADS`]) that was busy at least
+/// [`CLIENT_BOUND_SHARE`] of the wall time in every measured cell; `None` otherwise (also when a
+/// measured cell has no client CPU metric).
+pub fn client_bound(group: &[SummaryRow], samples: &[RawSample]) -> Option<ClientBound> {
+    let first = group.first()?;
     if !CLOSED_LOOP_CLIENT_WORKLOADS.contains(&first.workload.as_str()) {
-        return;
+        return None;
     }
     let mut shares = Vec::new();
     let mut client_cpu = Vec::new();
@@ -112,8 +121,7 @@ pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSa
                 s.workload == r.workload && s.param == r.param && s.contender == r.contender
             })
             .collect();
-        let Some(share) = client_busy_share(&cell) else { return };
-        shares.push(share);
+        shares.push(client_busy_share(&cell)?);
         let cpus: Vec<f64> = cell
             .iter()
             .filter(|s| s.status == SampleStatus::Ok)
@@ -125,9 +133,18 @@ pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSa
     let lo = shares.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = shares.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if shares.is_empty() || lo < CLIENT_BOUND_SHARE {
-        return;
+        return None;
     }
-    let floor = client_cpu.iter().copied().fold(f64::INFINITY, f64::min);
+    let floor_ns = client_cpu.iter().copied().fold(f64::INFINITY, f64::min);
+    Some(ClientBound { share: (lo, hi), floor_ns })
+}
+
+/// Writes a warning under a client-bound table ([`client_bound`]): the client, not the server,
+/// set the pace, so the servers' differences are compressed and a ratio between them
+/// understates the real one. Names the range of busy shares and the floor. Writes nothing
+/// otherwise.
+pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSample]) {
+    let Some(b) = client_bound(group, samples) else { return };
     let _ = writeln!(
         md,
         "**Client-bound:** the load generator was busy {:.0}–{:.0}% of the wall time in every \
@@ -135,8 +152,37 @@ pub fn client_bound_note(md: &mut String, group: &[SummaryRow], samples: &[RawSa
          samples), so the client, not the server, set the pace. No server could be measured \
          below about {} ns/message here (the client's own CPU per message), and the ratios \
          between servers understate their real differences.",
-        lo * 100.0,
-        hi * 100.0,
-        group_thousands(floor.round() as u64)
+        b.share.0 * 100.0,
+        b.share.1 * 100.0,
+        group_thousands(b.floor_ns.round() as u64)
+    );
+}
+
+/// Writes one line for the headline listing every client-bound table of the run (`rows` in
+/// report order), so a reader of the verdicts knows which ratios are compressed towards 1
+/// before reading the tables. Writes nothing when there is none.
+pub fn client_bound_headline(md: &mut String, rows: &[SummaryRow], samples: &[RawSample]) {
+    let mut bound = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let end = rows[i..]
+            .iter()
+            .position(|r| r.workload != rows[i].workload || r.param != rows[i].param)
+            .map_or(rows.len(), |n| i + n);
+        if client_bound(&rows[i..end], samples).is_some() {
+            bound.push(format!("{} · {}", code(&rows[i].workload), code(&rows[i].param)));
+        }
+        i = end;
+    }
+    if bound.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "**Client-bound tables:** {}. Their load generator was busy at least {:.0}% of the time \
+         in every cell: it, not the server, set the pace, so the ratios in those rows are \
+         compressed towards 1 (each table gives its client's busy share and the floor it sets).\n",
+        bound.join(", "),
+        CLIENT_BOUND_SHARE * 100.0
     );
 }

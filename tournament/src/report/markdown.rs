@@ -64,6 +64,7 @@ pub fn render_with(
     let plot = super::headline_plot::has_headline(comps)
         .then(|| format!("{PLOTS_DIR}/{}", super::headline_plot::HEADLINE_PLOT));
     headline::render(&mut md, comps, prov, flagship, margin, plot.as_deref());
+    cell_notes::client_bound_headline(&mut md, rows, samples);
     headline::render_floor(&mut md, rows);
     headline::render_ablations(&mut md, comps, prov, flagship);
     let _ = writeln!(
