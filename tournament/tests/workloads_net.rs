@@ -70,10 +70,10 @@ fn echo_runs_on_alt_three() {
 }
 
 #[test]
-fn echo_runs_on_the_native_servers_of_tokio_and_calloop() {
+fn echo_runs_on_the_native_servers_of_tokio_calloop_and_the_floor() {
     set_client_program(env!("CARGO_BIN_EXE_tournament"));
     let p = smoke("echo");
-    for id in ["tokio-ct", "calloop"] {
+    for id in ["tokio-ct", "calloop", "floor"] {
         let c = contenders::find(id).expect("registered");
         let native = c.native_server_for("echo").expect("has a native server");
         let out = run_native_sample("echo", native, &p).unwrap_or_else(|e| panic!("{id}: {e}"));
@@ -91,6 +91,11 @@ fn native_servers_are_used_only_where_readiness_is_missing() {
     assert!(!native("tokio-ct", "ping-pong"), "only socket workloads");
     assert!(!native("main", "echo"), "readiness-capable loops serve through the trait");
     assert!(!native("baseline", "echo") && !native("std-mpsc", "echo"), "declared gaps");
+    // The floor serves echo only (a reference row); echo-open and http are not applicable.
+    let floor = contenders::find("floor").unwrap();
+    assert!(
+        floor.applies_to("echo") && !floor.applies_to("echo-open") && !floor.applies_to("http")
+    );
 }
 
 #[test]

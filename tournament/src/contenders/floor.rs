@@ -16,6 +16,10 @@
 //!   one cache line, the consumer echoes it into another, the harness spins until it sees it —
 //!   one round trip per sample of the histogram.
 //!
+//! * `echo`: a bare level-triggered epoll server on the loop's CPU, one read and one write per
+//!   message and no loop machinery ([`super::floor_net`]): the server cost the kernel charges
+//!   on this machine, beside the loops' (the table's *CPU ns/task*).
+//!
 //! Every other workload is *not applicable* ([`ONLY`]), a declared gap in the run. Conservation
 //! is checked like a loop's: the consumer sums what it took, and a sample fails unless it took
 //! exactly the values 1..=N once each (sum and count).
@@ -41,19 +45,20 @@ pub const ID: &str = crate::verdict::FLOOR_CONTENDER;
 pub const ENTRIES: &[Contender] = &[ENTRY];
 
 /// The workloads the floor is defined for; every other cell is a declared gap.
-pub const ONLY: &[&str] = &["ping-pong", "ping-pong-latency"];
+pub const ONLY: &[&str] = &["ping-pong", "ping-pong-latency", "echo"];
 
 /// Registry entry.
 pub const ENTRY: Contender = Contender {
     id: ID,
     description: "reference, not a loop: a u64 handed from the harness thread to a spinning \
                   consumer on the loop's CPU (SPSC ring for ping-pong, one-slot round trip for \
-                  ping-pong-latency): the machine's floor for a cross-thread handoff",
+                  ping-pong-latency): the machine's floor for a cross-thread handoff; for echo \
+                  a bare level-triggered epoll server, one read and one write per message",
     capabilities: Capabilities::SUBMIT_ONLY,
     config: LoopConfig::default,
     run_sample,
     gate,
-    native_server: None,
+    native_server: Some(super::floor_net::start),
     only_workloads: Some(ONLY),
     missing: None,
     soak: None,

@@ -20,6 +20,7 @@ pub mod calloop_net;
 pub mod calloop_peer;
 pub mod crossbeam_worker;
 pub mod floor;
+pub mod floor_net;
 pub mod libuv_net;
 pub mod libuv_peer;
 pub mod libuv_sys;
