@@ -288,8 +288,11 @@ pub fn render_floor(md: &mut String, rows: &[SummaryRow]) {
     let _ = writeln!(md, "## Distance to the physical floor\n");
     let _ = writeln!(
         md,
-        "`floor` is a bare handoff between two pinned threads measured in the same rounds: the \
-         limit of this machine today, a reference and never a rival.\n"
+        "`floor` is the least a design can do on this machine today, measured in the same \
+         rounds, a reference and never a rival: a bare handoff between two pinned threads \
+         (`ping-pong`, `ping-pong-latency`) and a bare level-triggered epoll server, one read \
+         and one write per message (`echo`). A ratio near or below 1 means the best design is \
+         at the floor within this run's noise.\n"
     );
     let _ = writeln!(md, "| Table | floor | best design | best ÷ floor |\n|---|---:|---|---:|");
     for f in floors {
