@@ -6,7 +6,7 @@
 //! cannot take at once waits for the writable edge instead of polling (the connection reads
 //! nothing more until it is out). The protocol code is the shared [`Responder`].
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +17,8 @@ use calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
 use crate::harness::SampleError;
 use crate::workloads::net::native::ThreadServer;
 use crate::workloads::net::{
-    NetServer, Protocol, Responder, ServerCounters, bind_listener, raise_nofile_once,
+    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, raise_nofile_once,
+    write_pending,
 };
 
 /// Starts the calloop server for `protocol` ([`crate::workloads::net::NativeServerFn`]).
@@ -57,44 +58,27 @@ fn accept_all(
     protocol: Protocol,
     counters: &Arc<ServerCounters>,
 ) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                counters.accepted.fetch_add(1, Ordering::AcqRel);
-                if let Err(e) = stream.set_nonblocking(true).and(stream.set_nodelay(true)) {
-                    counters.error(format!("configuring an accepted socket: {e}"));
-                    counters.closed.fetch_add(1, Ordering::AcqRel);
-                    continue;
-                }
-                let mut conn = Conn { responder: protocol.responder(), out: Vec::new() };
-                let c = Arc::clone(counters);
-                let source = Generic::new(stream, Interest::BOTH, Mode::Edge);
-                let inserted =
-                    handle.insert_source(source, move |_, s, _| match conn.service(s, &c) {
-                        Ok(true) => Ok(PostAction::Continue),
-                        Ok(false) => {
-                            c.closed.fetch_add(1, Ordering::AcqRel);
-                            Ok(PostAction::Remove)
-                        }
-                        Err(e) => {
-                            c.error(e.to_string());
-                            c.closed.fetch_add(1, Ordering::AcqRel);
-                            Ok(PostAction::Remove)
-                        }
-                    });
-                if let Err(e) = inserted {
-                    counters.error(format!("inserting a connection: {e}"));
-                    counters.closed.fetch_add(1, Ordering::AcqRel);
-                }
+    accept_ready(listener, counters, |stream| {
+        let mut conn = Conn { responder: protocol.responder(), out: Vec::new() };
+        let c = Arc::clone(counters);
+        let source = Generic::new(stream, Interest::BOTH, Mode::Edge);
+        let inserted = handle.insert_source(source, move |_, s, _| match conn.service(s, &c) {
+            Ok(true) => Ok(PostAction::Continue),
+            Ok(false) => {
+                c.closed.fetch_add(1, Ordering::AcqRel);
+                Ok(PostAction::Remove)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                counters.error(format!("accept: {e}"));
-                return;
+                c.error(e.to_string());
+                c.closed.fetch_add(1, Ordering::AcqRel);
+                Ok(PostAction::Remove)
             }
+        });
+        if let Err(e) = inserted {
+            counters.error(format!("inserting a connection: {e}"));
+            counters.closed.fetch_add(1, Ordering::AcqRel);
         }
-    }
+    });
 }
 
 struct Conn {
@@ -134,21 +118,7 @@ impl Conn {
     }
 
     /// Writes as much of `out` as the socket takes; `Ok(true)` when all of it.
-    fn flush(&mut self, mut s: &TcpStream) -> io::Result<bool> {
-        let mut off = 0;
-        let r = loop {
-            if off == self.out.len() {
-                break Ok(true);
-            }
-            match s.write(&self.out[off..]) {
-                Ok(0) => break Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
-                Ok(n) => off += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.out.drain(..off);
-        r
+    fn flush(&mut self, s: &TcpStream) -> io::Result<bool> {
+        write_pending(s, &mut self.out)
     }
 }

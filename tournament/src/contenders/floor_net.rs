@@ -16,7 +16,7 @@
 //! Stopping writes an eventfd registered in the same epoll instance.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -25,7 +25,8 @@ use std::sync::atomic::Ordering;
 use crate::harness::SampleError;
 use crate::workloads::net::native::ThreadServer;
 use crate::workloads::net::{
-    NetServer, Protocol, Responder, ServerCounters, bind_listener, raise_nofile_once,
+    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, raise_nofile_once,
+    write_pending,
 };
 
 /// `epoll_data` of the listening socket (connections use their fd, which is never this large).
@@ -120,36 +121,18 @@ fn accept_all(
     counters: &ServerCounters,
     conns: &mut HashMap<RawFd, Conn>,
 ) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                counters.accepted.fetch_add(1, Ordering::AcqRel);
-                let fd = stream.as_raw_fd();
-                let registered =
-                    stream.set_nonblocking(true).and(stream.set_nodelay(true)).and_then(|()| {
-                        ep.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, fd as u64)
-                    });
-                match registered {
-                    Ok(()) => {
-                        conns.insert(
-                            fd,
-                            Conn { stream, responder: protocol.responder(), out: Vec::new() },
-                        );
-                    }
-                    Err(e) => {
-                        counters.error(format!("configuring an accepted socket: {e}"));
-                        counters.closed.fetch_add(1, Ordering::AcqRel);
-                    }
-                }
+    accept_ready(listener, counters, |stream| {
+        let fd = stream.as_raw_fd();
+        match ep.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, fd as u64) {
+            Ok(()) => {
+                conns.insert(fd, Conn { stream, responder: protocol.responder(), out: Vec::new() });
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                counters.error(format!("accept: {e}"));
-                return;
+                counters.error(format!("registering an accepted socket: {e}"));
+                counters.closed.fetch_add(1, Ordering::AcqRel);
             }
         }
-    }
+    });
 }
 
 struct Conn {
@@ -229,21 +212,7 @@ impl Conn {
 
     /// Writes as much of `out` as the socket takes: `Ok(true)` when all of it.
     fn flush(&mut self) -> io::Result<bool> {
-        let mut off = 0;
-        let result = loop {
-            if off == self.out.len() {
-                break Ok(true);
-            }
-            match self.stream.write(&self.out[off..]) {
-                Ok(0) => break Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
-                Ok(n) => off += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.out.drain(..off);
-        result
+        write_pending(&self.stream, &mut self.out)
     }
 }
 

@@ -138,6 +138,64 @@ pub trait NetServer: Send {
     fn finish(self: Box<Self>, bound: Duration) -> Result<(), SampleError>;
 }
 
+/// Writes as much of `out` to `w` as it takes without blocking and removes what was written:
+/// `Ok(true)` when all of it, `Ok(false)` when the socket would block with bytes left (the
+/// peer's receive window is full). Shared by every server of these workloads.
+///
+/// # Errors
+/// A write failed (other than `EAGAIN`/`EINTR`), or returned 0.
+pub fn write_pending(mut w: impl std::io::Write, out: &mut Vec<u8>) -> std::io::Result<bool> {
+    use std::io::ErrorKind;
+    let mut off = 0;
+    let result = loop {
+        if off == out.len() {
+            break Ok(true);
+        }
+        match w.write(&out[off..]) {
+            Ok(0) => break Err(std::io::Error::new(ErrorKind::WriteZero, "write returned 0")),
+            Ok(n) => off += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    out.drain(..off);
+    result
+}
+
+/// Accepts every connection waiting on the non-blocking `listener` (until `EAGAIN`), counts
+/// each in `counters.accepted`, makes it non-blocking with `TCP_NODELAY` and hands it to
+/// `on_conn`; a socket that cannot be configured is counted as an error and closed. Returns on
+/// `EAGAIN`, or on another `accept` error (EMFILE and friends: the rest stays in the backlog for
+/// the next readiness rather than spinning; the client reports the connections that failed).
+pub fn accept_ready(
+    listener: &std::net::TcpListener,
+    counters: &ServerCounters,
+    mut on_conn: impl FnMut(std::net::TcpStream),
+) {
+    use std::io::ErrorKind;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                counters.accepted.fetch_add(1, Ordering::AcqRel);
+                match stream.set_nonblocking(true).and(stream.set_nodelay(true)) {
+                    Ok(()) => on_conn(stream),
+                    Err(e) => {
+                        counters.error(format!("configuring an accepted socket: {e}"));
+                        counters.closed.fetch_add(1, Ordering::AcqRel);
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                counters.error(format!("accept: {e}"));
+                return;
+            }
+        }
+    }
+}
+
 /// Starts a contender's own (native) server for `Protocol`: the reference rows of peers that
 /// lack the readiness capability.
 pub type NativeServerFn = fn(Protocol) -> Result<Box<dyn NetServer>, SampleError>;

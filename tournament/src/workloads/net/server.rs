@@ -35,7 +35,7 @@
 //! happen; every stall is counted ([`ServerCounters::write_stalls`]) and reported, so a run in
 //! which it did is visible.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
@@ -44,7 +44,9 @@ use std::time::{Duration, Instant};
 
 use loop_api::{EventLoop, LoopConfig, LoopStats};
 
-use super::{NetServer, Protocol, Responder, ServerCounters, bind_listener};
+use super::{
+    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, write_pending,
+};
 use crate::harness::{RunningLoop, SampleError};
 use crate::workloads::warm_up;
 
@@ -103,21 +105,7 @@ impl Conn {
 
     /// Writes as much of `out` as the socket takes: `Ok(true)` when all of it.
     fn flush(&mut self) -> io::Result<bool> {
-        let mut off = 0;
-        let result = loop {
-            if off == self.out.len() {
-                break Ok(true);
-            }
-            match self.stream.write(&self.out[off..]) {
-                Ok(0) => break Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),
-                Ok(n) => off += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.out.drain(..off);
-        result
+        write_pending(&self.stream, &mut self.out)
     }
 }
 
@@ -220,30 +208,11 @@ fn accept_callback<L: EventLoop>(
     ctx: Ctx<L>,
 ) -> impl FnMut() + Send + 'static {
     move || {
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    ctx.counters.accepted.fetch_add(1, Ordering::AcqRel);
-                    if let Err(e) = stream.set_nonblocking(true).and(stream.set_nodelay(true)) {
-                        ctx.counters.error(format!("configuring an accepted socket: {e}"));
-                        ctx.counters.closed.fetch_add(1, Ordering::AcqRel);
-                        continue;
-                    }
-                    let fd = stream.as_raw_fd();
-                    let conn =
-                        Conn { stream, fd, responder: protocol.responder(), out: Vec::new() };
-                    ctx.register(Box::new(conn));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // EMFILE and friends: leave the rest in the backlog for the next callback (level
-                // triggered) rather than spin; the client reports the connections that failed.
-                Err(e) => {
-                    ctx.counters.error(format!("accept: {e}"));
-                    return;
-                }
-            }
-        }
+        accept_ready(&listener, &ctx.counters, |stream| {
+            let fd = stream.as_raw_fd();
+            let conn = Conn { stream, fd, responder: protocol.responder(), out: Vec::new() };
+            ctx.register(Box::new(conn));
+        });
     }
 }
 
