@@ -285,3 +285,22 @@ fn open_loop_client_charges_a_server_stall_to_every_message_intended_during_it()
     assert!(corrected.value_at_quantile(0.99) > 100_000_000);
     assert!(uncorrected.value_at_quantile(0.9) < 100_000_000);
 }
+
+/// The servers' read buffer is allocated and zeroed once per thread and reused; a nested call
+/// gets a buffer of its own instead of aliasing the outer one.
+#[test]
+fn the_read_buffer_is_reused_per_thread_and_a_nested_call_gets_its_own() {
+    use tournament::workloads::net::{READ_CHUNK, with_read_buf};
+    let outer = with_read_buf(|a| {
+        assert_eq!(a.len(), READ_CHUNK);
+        a[0] = 7;
+        let inner = with_read_buf(|b| {
+            assert_eq!(b.len(), READ_CHUNK);
+            b.as_ptr()
+        });
+        assert_ne!(inner, a.as_ptr(), "a nested call must not alias the outer buffer");
+        assert_eq!(a[0], 7);
+        a.as_ptr()
+    });
+    with_read_buf(|a| assert_eq!(a.as_ptr(), outer, "the same buffer on the next call"));
+}

@@ -18,7 +18,7 @@ use crate::harness::SampleError;
 use crate::workloads::net::native::ThreadServer;
 use crate::workloads::net::{
     NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, raise_nofile_once,
-    write_pending,
+    with_read_buf, write_pending,
 };
 
 /// Starts the calloop server for `protocol` ([`crate::workloads::net::NativeServerFn`]).
@@ -89,14 +89,23 @@ struct Conn {
 impl Conn {
     /// Handles one edge: flush what is pending, then read until `EAGAIN`, answering. `Ok(false)`
     /// at EOF.
-    fn service(&mut self, mut s: &TcpStream, counters: &ServerCounters) -> io::Result<bool> {
-        let mut buf = [0_u8; 16 * 1024];
+    fn service(&mut self, s: &TcpStream, counters: &ServerCounters) -> io::Result<bool> {
+        with_read_buf(|buf| self.service_with(s, buf, counters))
+    }
+
+    /// [`Conn::service`] reading into `buf`.
+    fn service_with(
+        &mut self,
+        mut s: &TcpStream,
+        buf: &mut [u8],
+        counters: &ServerCounters,
+    ) -> io::Result<bool> {
         loop {
             if !self.out.is_empty() && !self.flush(s)? {
                 counters.write_stalls.fetch_add(1, Ordering::Relaxed);
                 return Ok(true); // the writable edge brings us back
             }
-            match s.read(&mut buf) {
+            match s.read(buf) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
                     let answered = self

@@ -25,8 +25,8 @@ use std::sync::atomic::Ordering;
 use crate::harness::SampleError;
 use crate::workloads::net::native::ThreadServer;
 use crate::workloads::net::{
-    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, raise_nofile_once,
-    write_pending,
+    NetServer, Protocol, READ_CHUNK, Responder, ServerCounters, accept_ready, bind_listener,
+    raise_nofile_once, write_pending,
 };
 
 /// `epoll_data` of the listening socket (connections use their fd, which is never this large).
@@ -37,9 +37,6 @@ const STOP: u64 = u64::MAX - 1;
 
 /// Events read per `epoll_wait` (as `main`'s poller).
 const EVENTS: usize = 256;
-
-/// Bytes read per `read(2)` (as the readiness-API server).
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Starts the floor's server for `protocol` ([`crate::workloads::net::NativeServerFn`]).
 ///

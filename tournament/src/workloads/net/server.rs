@@ -45,13 +45,11 @@ use std::time::{Duration, Instant};
 use loop_api::{EventLoop, LoopConfig, LoopStats};
 
 use super::{
-    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, write_pending,
+    NetServer, Protocol, Responder, ServerCounters, accept_ready, bind_listener, with_read_buf,
+    write_pending,
 };
 use crate::harness::{RunningLoop, SampleError};
 use crate::workloads::warm_up;
-
-/// Bytes read per `read(2)` call.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// A connection's state, owned by its read callback (or, while stalled, by its retry task).
 struct Conn {
@@ -76,9 +74,13 @@ impl Conn {
     /// Reads and answers; reads again only after a read that filled the buffer (see the
     /// [module docs](self), "One read per readiness"), and until `EAGAIN` then.
     fn service(&mut self, counters: &ServerCounters) -> Step {
-        let mut buf = [0_u8; READ_CHUNK];
+        with_read_buf(|buf| self.service_with(buf, counters))
+    }
+
+    /// [`Conn::service`] reading into `buf`.
+    fn service_with(&mut self, buf: &mut [u8], counters: &ServerCounters) -> Step {
         loop {
-            match self.stream.read(&mut buf) {
+            match self.stream.read(buf) {
                 Ok(0) => return Step::Closed(None),
                 Ok(n) => match self.responder.on_bytes(&buf[..n], &mut self.out) {
                     Ok(requests) => {
