@@ -12,7 +12,7 @@ use super::headline::fmt_comparison;
 use super::text::{code, group_thousands};
 use crate::record::{RawSample, SampleStatus, SummaryRow};
 use crate::stats;
-use crate::verdict::{self, Role, Verdict};
+use crate::verdict::{Comparison, Role, Verdict};
 
 /// Workloads whose load generator is **closed-loop** (a connection sends its next message only
 /// after the previous reply) and reports its own CPU as `client_cpu_ns_per_message`: the cell's
@@ -31,24 +31,21 @@ pub const CLIENT_CPU_METRIC: &str = "client_cpu_ns_per_message";
 pub const CLIENT_BOUND_SHARE: f64 = 0.90;
 
 /// Writes the tail comparison of `flagship` with each rival in this table (`group`: the rows of
-/// one workload × param table), when the table records latencies and the flagship's cell has
-/// them: one sentence listing `rival ratio× (low–high) verdict`, with `margin` the practical
-/// margin of the verdicts. Writes nothing otherwise.
+/// one workload × param table), taken from `tails` (the run's
+/// [`compare_tails`](crate::verdict::compare_tails)): one sentence listing `rival ratio×
+/// (low–high) verdict`, with `margin` the practical margin of the verdicts. Writes nothing when
+/// the table has no tail comparison.
 pub fn tail_note(
     md: &mut String,
     group: &[SummaryRow],
-    samples: &[RawSample],
+    tails: &[Comparison],
     flagship: &str,
     margin: f64,
 ) {
     let Some(first) = group.first() else { return };
-    let table: Vec<RawSample> = samples
+    let comps: Vec<&Comparison> = tails
         .iter()
-        .filter(|s| s.workload == first.workload && s.param == first.param)
-        .cloned()
-        .collect();
-    let comps: Vec<_> = verdict::compare_tails(&table, group, flagship, margin)
-        .into_iter()
+        .filter(|c| c.workload == first.workload && c.param == first.param)
         .filter(|c| c.role == Role::Rival)
         .collect();
     if comps.is_empty() {
@@ -77,19 +74,20 @@ pub fn tail_note(
     );
 }
 
-/// Median over a cell's ok samples of the client's busy share: client CPU per message ÷ wall
-/// ns per message (unitless; 1 = the client never waited). `None` without such samples.
-fn client_busy_share(samples: &[&RawSample]) -> Option<f64> {
-    let shares: Vec<f64> = samples
+/// Of a cell's ok samples: the median client busy share (client CPU per message ÷ wall ns per
+/// message; unitless, 1 = the client never waited) and the median client CPU per message, ns.
+/// `None` without such samples.
+fn client_load(samples: &[&RawSample]) -> Option<(f64, f64)> {
+    let (shares, cpus): (Vec<f64>, Vec<f64>) = samples
         .iter()
         .filter(|s| s.status == SampleStatus::Ok)
         .filter_map(|s| {
             let cpu = s.metrics.iter().find(|m| m.name == CLIENT_CPU_METRIC)?.value;
             let wall = s.ns_per_task()?;
-            (wall > 0.0 && cpu.is_finite()).then(|| cpu / wall)
+            (wall > 0.0 && cpu.is_finite()).then(|| (cpu / wall, cpu))
         })
-        .collect();
-    stats::median(&shares)
+        .unzip();
+    Some((stats::median(&shares)?, stats::median(&cpus)?))
 }
 
 /// How busy a closed-loop client was across one table's measured cells.
@@ -121,14 +119,9 @@ pub fn client_bound(group: &[SummaryRow], samples: &[RawSample]) -> Option<Clien
                 s.workload == r.workload && s.param == r.param && s.contender == r.contender
             })
             .collect();
-        shares.push(client_busy_share(&cell)?);
-        let cpus: Vec<f64> = cell
-            .iter()
-            .filter(|s| s.status == SampleStatus::Ok)
-            .filter_map(|s| s.metrics.iter().find(|m| m.name == CLIENT_CPU_METRIC))
-            .map(|m| m.value)
-            .collect();
-        client_cpu.extend(stats::median(&cpus));
+        let (share, cpu) = client_load(&cell)?;
+        shares.push(share);
+        client_cpu.push(cpu);
     }
     let lo = shares.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = shares.iter().copied().fold(f64::NEG_INFINITY, f64::max);

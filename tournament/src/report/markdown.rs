@@ -287,6 +287,7 @@ fn how_to_read(md: &mut String) {
 fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[RawSample]) {
     let _ = writeln!(md, "### Results per workload\n");
     let (flagship, margin) = crate::verdict::settings(prov);
+    let tails = crate::verdict::compare_tails(samples, rows, &flagship, margin);
     let mut i = 0;
     let mut current_workload: Option<&str> = None;
     while i < rows.len() {
@@ -328,7 +329,7 @@ fn results(md: &mut String, rows: &[SummaryRow], prov: &Provenance, samples: &[R
         }
         table(md, &rows[i..end]);
         cell_notes::client_bound_note(md, &rows[i..end], samples);
-        cell_notes::tail_note(md, &rows[i..end], samples, &flagship, margin);
+        cell_notes::tail_note(md, &rows[i..end], &tails, &flagship, margin);
         secondary_metrics(md, &rows[i..end], samples);
         i = end;
     }
